@@ -1,0 +1,513 @@
+//! Messages exchanged between the SysManage agent and server over the agent WebSocket.
+//!
+//! Every frame is one JSON text message, an [`Envelope`]: a protocol version `v`, a message id and
+//! a typed payload tagged by `type` with its fields under `data`. Both sides decode with
+//! [`decode`], which keeps the message id of a frame whose payload is invalid so that the receiver
+//! can answer with an [`ErrorReply`] and keep the connection open.
+
+mod validate;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use validate::{ValidationError, validate_manager, validate_package_name, validate_version};
+
+/// Version of the message format. A peer rejects frames whose `v` differs.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// HTTP path of the agent WebSocket endpoint on the server.
+pub const CONNECT_PATH: &str = "/agent/connect";
+
+/// Domain separation prefix of the bytes an agent signs in [`Hello::signature`].
+pub const SIGNATURE_CONTEXT: &[u8] = b"sysmanage-agent-auth-v1\0";
+
+/// Size in bytes of the random challenge nonce.
+pub const NONCE_LEN: usize = 32;
+
+/// Identifier of one message, unique per sender.
+pub type MessageId = Uuid;
+
+/// One WebSocket frame: version, message id and payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<P> {
+    pub v: u32,
+    pub id: MessageId,
+    #[serde(flatten)]
+    pub payload: P,
+}
+
+impl<P> Envelope<P> {
+    /// Wraps a payload in an envelope with a fresh random message id.
+    pub fn new(payload: P) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            id: Uuid::new_v4(),
+            payload,
+        }
+    }
+}
+
+impl<P: Serialize> Envelope<P> {
+    /// Serializes the envelope to the JSON text sent in one WebSocket frame.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain data types to a String cannot fail: they contain no maps with
+        // non-string keys and no custom serializers.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Why an incoming frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame is not a JSON object with a valid \"id\": {0}")]
+    NotAnEnvelope(String),
+    #[error("protocol version {found} is not supported; this side speaks version {PROTOCOL_VERSION}")]
+    UnsupportedVersion { id: MessageId, found: u32 },
+    #[error("invalid message payload: {reason}")]
+    InvalidPayload { id: MessageId, reason: String },
+}
+
+impl DecodeError {
+    /// Returns the message id of the offending frame, when the frame had one.
+    pub fn message_id(&self) -> Option<MessageId> {
+        match self {
+            Self::NotAnEnvelope(_) => None,
+            Self::UnsupportedVersion { id, .. } | Self::InvalidPayload { id, .. } => Some(*id),
+        }
+    }
+
+    /// Returns the error code to send back in an [`ErrorReply`].
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotAnEnvelope(_) | Self::InvalidPayload { .. } => ErrorCode::MalformedMessage,
+            Self::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    v: u32,
+    id: MessageId,
+}
+
+/// Decodes one text frame into an envelope of `P`.
+///
+/// The header is read first so that the error of a frame with a valid id but an unknown `type`
+/// or invalid `data` carries that id.
+pub fn decode<P: DeserializeOwned>(text: &str) -> Result<Envelope<P>, DecodeError> {
+    let header: Header =
+        serde_json::from_str(text).map_err(|e| DecodeError::NotAnEnvelope(e.to_string()))?;
+    if header.v != PROTOCOL_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            id: header.id,
+            found: header.v,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| DecodeError::InvalidPayload {
+        id: header.id,
+        reason: e.to_string(),
+    })
+}
+
+/// Returns the bytes an agent signs to answer a challenge: the context, the nonce and its own
+/// public key, so that a signature cannot be replayed for another nonce or another key.
+pub fn signed_challenge_bytes(nonce: &[u8], public_key: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(SIGNATURE_CONTEXT.len() + nonce.len() + public_key.len());
+    bytes.extend_from_slice(SIGNATURE_CONTEXT);
+    bytes.extend_from_slice(nonce);
+    bytes.extend_from_slice(public_key);
+    bytes
+}
+
+/// Messages from the agent to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum AgentMessage {
+    /// First message on every connection: identity, host facts and the signed challenge.
+    Hello(Hello),
+    /// Periodic sign of life. Liveness uses only the server's clock of its arrival.
+    Heartbeat(Heartbeat),
+    /// Result of one update scan, for every package manager the agent found.
+    UpdateReport(UpdateReport),
+    /// The agent began executing a job.
+    JobStarted { job_id: i64 },
+    /// Final result of a job. The agent re-sends it until the server answers with `JobResultAck`.
+    JobResult(JobResult),
+    /// The agent could not process a server message.
+    Error(ErrorReply),
+}
+
+/// Messages from the server to the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message on every connection: a fresh nonce the agent must sign.
+    Challenge { nonce: String, server_version: String },
+    /// The agent proved its key. Carries the host id, its approval state and the settings.
+    Welcome(Welcome),
+    /// An administrator approved or rejected this host while it was connected.
+    ApprovalChanged { approval: Approval },
+    /// New agent settings, sent when the server configuration changes.
+    Settings(AgentSettings),
+    /// Acknowledges one agent message (heartbeats and update reports).
+    Ack { of: MessageId },
+    /// Asks the agent to scan for updates now.
+    RefreshUpdates,
+    /// Asks the agent to execute an install job. May be re-sent; the agent runs a job id once.
+    InstallJob(InstallJob),
+    /// The server stored the result of this job; the agent can forget it.
+    JobResultAck { job_id: i64 },
+    /// The server could not process an agent message.
+    Error(ErrorReply),
+}
+
+/// Identity and host facts sent by the agent on connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub agent_version: String,
+    /// Ed25519 public key, standard base64 of the 32 raw bytes.
+    pub public_key: String,
+    /// Ed25519 signature of [`signed_challenge_bytes`], standard base64 of the 64 raw bytes.
+    pub signature: String,
+    pub host: HostInfo,
+    /// Pre-shared key that lets the server approve this host without an administrator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment_key: Option<String>,
+}
+
+/// Facts that identify a host to an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub fqdn: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+}
+
+/// Heartbeat payload. Empty today; new optional fields may be added without a version change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Heartbeat {}
+
+/// Approval state of a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl Approval {
+    /// Returns the lower-case name used in the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Server's answer to a valid `Hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub host_id: i64,
+    pub approval: Approval,
+    pub settings: AgentSettings,
+}
+
+/// Settings the server sends to the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// Seconds between two heartbeats.
+    pub heartbeat_interval_secs: u64,
+    /// Seconds between two periodic update scans.
+    pub update_check_interval_secs: u64,
+}
+
+/// Result of one update scan.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct UpdateReport {
+    pub managers: Vec<ManagerScan>,
+    /// The host must reboot to finish an earlier update.
+    pub reboot_required: bool,
+}
+
+/// Scan result of one package manager.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManagerScan {
+    pub manager: String,
+    #[serde(flatten)]
+    pub outcome: ScanOutcome,
+}
+
+/// Either the full list of pending updates of a manager, or why it could not be read.
+///
+/// A failed scan never means "no updates": the server keeps the previous list and shows the error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ScanOutcome {
+    Ok { updates: Vec<UpdateInfo> },
+    Failed { error: String },
+}
+
+/// One pending update of one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateInfo {
+    pub manager: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+    pub new_version: String,
+    /// Where the new version comes from, such as `Debian:bookworm-security`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    pub security: bool,
+    pub status: UpdateStatus,
+}
+
+/// Whether an upgrade would install an update now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateStatus {
+    /// An upgrade installs it.
+    Available,
+    /// The administrator put the package on hold.
+    Held,
+    /// The package manager postpones it, as apt does for phased updates.
+    Deferred,
+}
+
+impl UpdateStatus {
+    /// Returns the lower-case name used in the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "available",
+            Self::Held => "held",
+            Self::Deferred => "deferred",
+        }
+    }
+}
+
+/// An install job as delivered to the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallJob {
+    pub job_id: i64,
+    pub request: InstallRequest,
+}
+
+/// What an install job installs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum InstallRequest {
+    /// These packages, each pinned to the version the administrator saw.
+    Packages { packages: Vec<PackageSpec> },
+    /// Every available update of every manager.
+    All,
+    /// Every available security update.
+    SecurityOnly,
+}
+
+/// A package pinned to a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageSpec {
+    pub manager: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// Final result of a job, as reported by the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    pub job_id: i64,
+    pub success: bool,
+    pub packages: Vec<PackageResult>,
+    /// Last lines of the package manager's output, at most a few kilobytes.
+    pub output_tail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<JobFailure>,
+    /// The host must reboot to finish this or an earlier update.
+    pub reboot_required: bool,
+}
+
+/// Why a job failed as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobFailure {
+    pub kind: JobFailureKind,
+    pub message: String,
+}
+
+/// Kinds of job failure an administrator acts on differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobFailureKind {
+    /// The request named an unknown manager, an invalid name or an invalid version.
+    InvalidRequest,
+    /// The package manager lock stayed held by another process for too long.
+    LockTimeout,
+    /// An earlier dpkg run was interrupted; `dpkg --configure -a` must run first.
+    DpkgInterrupted,
+    /// The package manager exited with an error.
+    CommandFailed,
+    /// The install took longer than its time limit and was stopped.
+    Timeout,
+    /// The agent restarted while the job ran, so its outcome is unknown.
+    Interrupted,
+    /// The agent has no support for this request on this host.
+    Unsupported,
+}
+
+/// Outcome for one package of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageResult {
+    pub manager: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_version: Option<String>,
+    /// Version installed after the job, when the package is installed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    pub outcome: PackageOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What happened to one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageOutcome {
+    Installed,
+    Failed,
+    NotAttempted,
+}
+
+/// Error answer to a message that could not be processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<MessageId>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Machine-readable error codes of [`ErrorReply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON, had no id, or had an unknown type or invalid fields.
+    MalformedMessage,
+    UnsupportedVersion,
+    /// The message is not allowed in the connection's current state, such as a job result
+    /// before `Hello`.
+    UnexpectedMessage,
+    AuthenticationFailed,
+    /// The host is pending or rejected, so the server ignored the message.
+    NotApproved,
+    InvalidRequest,
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_round_trip() {
+        let sent = Envelope::new(AgentMessage::Heartbeat(Heartbeat {}));
+        let json = sent.to_json();
+        let received: Envelope<AgentMessage> = decode(&json).unwrap();
+        assert_eq!(received, sent);
+        assert!(json.contains(r#""type":"heartbeat""#), "{json}");
+    }
+
+    #[test]
+    fn unit_variant_without_data() {
+        let id = Uuid::new_v4();
+        let json = format!(r#"{{"v":1,"id":"{id}","type":"refresh_updates"}}"#);
+        let received: Envelope<ServerMessage> = decode(&json).unwrap();
+        assert_eq!(received.payload, ServerMessage::RefreshUpdates);
+    }
+
+    #[test]
+    fn unknown_type_keeps_message_id() {
+        let id = Uuid::new_v4();
+        let json = format!(r#"{{"v":1,"id":"{id}","type":"format_disk","data":{{}}}}"#);
+        let error = decode::<AgentMessage>(&json).unwrap_err();
+        assert_eq!(error.message_id(), Some(id));
+        assert_eq!(error.code(), ErrorCode::MalformedMessage);
+    }
+
+    #[test]
+    fn other_version_rejected() {
+        let id = Uuid::new_v4();
+        let json = format!(r#"{{"v":2,"id":"{id}","type":"heartbeat","data":{{}}}}"#);
+        let error = decode::<AgentMessage>(&json).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::UnsupportedVersion);
+        assert_eq!(error.message_id(), Some(id));
+    }
+
+    #[test]
+    fn garbage_has_no_message_id() {
+        for text in ["", "null", "[1,2]", "{\"id\":42}", "not json"] {
+            let error = decode::<AgentMessage>(text).unwrap_err();
+            assert_eq!(error.message_id(), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn scan_outcome_round_trip() {
+        let report = UpdateReport {
+            managers: vec![
+                ManagerScan {
+                    manager: "apt".into(),
+                    outcome: ScanOutcome::Ok {
+                        updates: vec![UpdateInfo {
+                            manager: "apt".into(),
+                            name: "openssl".into(),
+                            architecture: Some("amd64".into()),
+                            current_version: Some("3.0.11-1~deb12u1".into()),
+                            new_version: "3.0.11-1~deb12u2".into(),
+                            origin: Some("Debian:bookworm-security".into()),
+                            security: true,
+                            status: UpdateStatus::Available,
+                        }],
+                    },
+                },
+                ManagerScan {
+                    manager: "snap".into(),
+                    outcome: ScanOutcome::Failed {
+                        error: "snapd is not running".into(),
+                    },
+                },
+            ],
+            reboot_required: true,
+        };
+        let sent = Envelope::new(AgentMessage::UpdateReport(report));
+        let received: Envelope<AgentMessage> = decode(&sent.to_json()).unwrap();
+        assert_eq!(received, sent);
+    }
+
+    #[test]
+    fn install_request_modes() {
+        let all: InstallRequest = serde_json::from_str(r#"{"mode":"all"}"#).unwrap();
+        assert_eq!(all, InstallRequest::All);
+        let security: InstallRequest = serde_json::from_str(r#"{"mode":"security_only"}"#).unwrap();
+        assert_eq!(security, InstallRequest::SecurityOnly);
+    }
+
+    #[test]
+    fn challenge_bytes_bind_nonce_and_key() {
+        let a = signed_challenge_bytes(&[1; NONCE_LEN], &[2; 32]);
+        let b = signed_challenge_bytes(&[1; NONCE_LEN], &[3; 32]);
+        assert_ne!(a, b);
+        assert!(a.starts_with(SIGNATURE_CONTEXT));
+    }
+}
