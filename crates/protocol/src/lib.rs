@@ -62,7 +62,9 @@ impl<P: Serialize> Envelope<P> {
 pub enum DecodeError {
     #[error("frame is not a JSON object with a valid \"id\": {0}")]
     NotAnEnvelope(String),
-    #[error("protocol version {found} is not supported; this side speaks version {PROTOCOL_VERSION}")]
+    #[error(
+        "protocol version {found} is not supported; this side speaks version {PROTOCOL_VERSION}"
+    )]
     UnsupportedVersion { id: MessageId, found: u32 },
     #[error("invalid message payload: {reason}")]
     InvalidPayload { id: MessageId, reason: String },
@@ -144,7 +146,10 @@ pub enum AgentMessage {
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First message on every connection: a fresh nonce the agent must sign.
-    Challenge { nonce: String, server_version: String },
+    Challenge {
+        nonce: String,
+        server_version: String,
+    },
     /// The agent proved its key. Carries the host id, its approval state and the settings.
     Welcome(Welcome),
     /// An administrator approved or rejected this host while it was connected.

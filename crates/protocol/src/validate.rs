@@ -5,8 +5,23 @@
 
 /// Package managers the protocol knows about.
 pub const MANAGERS: &[&str] = &[
-    "apt", "snap", "flatpak", "dnf", "yum", "zypper", "pacman", "apk", "softwareupdate", "brew",
-    "windows_update", "winget", "chocolatey", "pkg", "freebsd_update", "syspatch", "pkg_add",
+    "apt",
+    "snap",
+    "flatpak",
+    "dnf",
+    "yum",
+    "zypper",
+    "pacman",
+    "apk",
+    "softwareupdate",
+    "brew",
+    "windows_update",
+    "winget",
+    "chocolatey",
+    "pkg",
+    "freebsd_update",
+    "syspatch",
+    "pkg_add",
 ];
 
 const MAX_LEN: usize = 256;
@@ -38,7 +53,9 @@ fn check(
         return Err(error("must be at most 256 bytes long"));
     }
     if value.starts_with('-') {
-        return Err(error("must not start with '-', which a package manager reads as an option"));
+        return Err(error(
+            "must not start with '-', which a package manager reads as an option",
+        ));
     }
     if !value.chars().all(allowed) {
         return Err(error(allowed_description));
@@ -90,17 +107,35 @@ mod tests {
 
     #[test]
     fn accepts_real_names_and_versions() {
-        for name in ["openssl", "libc6:amd64", "g++-12", "python3.11", "homebrew/cask/firefox"] {
+        for name in [
+            "openssl",
+            "libc6:amd64",
+            "g++-12",
+            "python3.11",
+            "homebrew/cask/firefox",
+        ] {
             assert_eq!(validate_package_name(name), Ok(()), "{name}");
         }
-        for version in ["1:2.3~rc1-1", "3.0.11-1~deb12u2", "2.38-4.fc39", "1.2.3_1,1"] {
+        for version in [
+            "1:2.3~rc1-1",
+            "3.0.11-1~deb12u2",
+            "2.38-4.fc39",
+            "1.2.3_1,1",
+        ] {
             assert_eq!(validate_version(version), Ok(()), "{version}");
         }
     }
 
     #[test]
     fn rejects_options_and_shell_text() {
-        for name in ["", "-oDir::Etc=/tmp", "pkg name", "a;rm -rf /", "$(id)", "pkg\n"] {
+        for name in [
+            "",
+            "-oDir::Etc=/tmp",
+            "pkg name",
+            "a;rm -rf /",
+            "$(id)",
+            "pkg\n",
+        ] {
             assert!(validate_package_name(name).is_err(), "{name:?}");
         }
         for version in ["", "--force", "1.0 2.0", "1.0`id`", "1/2"] {

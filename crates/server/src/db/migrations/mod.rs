@@ -1,0 +1,17 @@
+//! Embedded schema migrations, applied in order. A released migration is never edited: a schema
+//! change is a new file here and a new entry in [`Migrator::migrations`]. See
+//! docs/database.md for the steps.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_initial;
+
+/// All migrations of the server, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_initial::Migration)]
+    }
+}

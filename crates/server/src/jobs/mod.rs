@@ -1,0 +1,9 @@
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
+
+pub fn spawn_expiry(_state: AppState) {}

@@ -1,0 +1,24 @@
+//! SysManage server: the REST API for administrators, the WebSocket endpoint for agents, host
+//! liveness, pending updates and install jobs.
+//!
+//! Layout: one module per domain concept. `auth` (login, tokens, rate limits), `users`,
+//! `hosts` (registration, approval, events), `agents` (the WebSocket session of one agent),
+//! `liveness` (last-seen times and up/down detection), `updates` (reports and queries), `jobs`
+//! (install jobs, delivery and results), `db` (connection, migrations, entities), `config`,
+//! `http` (router and listener) and `cli` (the `sysmanage-server` subcommands).
+
+pub mod agents;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod hosts;
+pub mod http;
+pub mod jobs;
+pub mod liveness;
+pub mod state;
+pub mod updates;
+pub mod users;
