@@ -221,14 +221,14 @@ mod tests {
 
     #[test]
     fn run_captures_both_streams() {
-        let mut command = Command::new("sh");
-        command.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let mut command = Command::new("ls");
+        command.args(["-d", "/", "/nonexistent-sysmanage-path"]);
         let output = run(command, Duration::from_secs(10)).unwrap();
-        assert_eq!(output.status.code(), Some(3));
-        assert_eq!(output.stdout, "out\n");
-        assert_eq!(output.stderr, "err\n");
-        assert!(output.output_tail.contains("out"), "{}", output.output_tail);
-        assert!(output.output_tail.contains("err"), "{}", output.output_tail);
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(output.stdout, "/\n");
+        assert!(output.stderr.contains("nonexistent-sysmanage-path"), "{}", output.stderr);
+        assert!(output.output_tail.starts_with("/\n") || output.output_tail.ends_with("\n/"));
+        assert!(output.output_tail.contains("nonexistent-sysmanage-path"));
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! Package managers: which ones exist on this host, update detection and installs.
+//!
+//! Each manager lives in its own module and implements [`PackageManager`]. The modules keep
+//! command building and output parsing in plain functions so that they can be tested without
+//! the manager, and the calls into the operating system thin.
+
+pub mod apt;
+pub mod command;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sysmanage_protocol::{
+    JobFailure, ManagerScan, PackageResult, PackageSpec, ScanOutcome, UpdateInfo, UpdateReport,
+};
+
+pub use command::CommandError;
+
+/// Path of the flag file that Debian and Ubuntu maintainer scripts create when a reboot is due.
+pub const REBOOT_REQUIRED_PATH: &str = "/var/run/reboot-required";
+
+/// Why update detection of one manager failed. A failed detection is never "no updates".
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("`{command}` failed with {status}: {output_tail}")]
+    CommandFailed {
+        command: String,
+        status: String,
+        output_tail: String,
+    },
+    #[error("could not parse the output of `{command}`: {reason}")]
+    Parse { command: String, reason: String },
+}
+
+/// What to install with one manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallSelection {
+    /// These packages, each pinned to its version. Manager, name and version are validated.
+    Packages(Vec<PackageSpec>),
+    /// Every available update.
+    All,
+    /// Every available security update.
+    SecurityOnly,
+}
+
+/// Outcome of an install with one manager.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstallOutcome {
+    pub packages: Vec<PackageResult>,
+    pub output_tail: String,
+    /// Why the install failed as a whole, if it did.
+    pub failure: Option<JobFailure>,
+}
+
+/// One package manager of the host.
+///
+/// Both methods block for as long as the manager runs, so async callers run them on a
+/// blocking thread.
+pub trait PackageManager: Send + Sync {
+    /// Name used in the protocol, such as `apt`.
+    fn name(&self) -> &'static str;
+
+    /// Lists every pending update, including held and deferred ones.
+    fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError>;
+
+    /// Installs the selection and reports the outcome per package.
+    fn install(&self, selection: &InstallSelection) -> InstallOutcome;
+}
+
+/// Settings the package managers share, taken from the agent configuration.
+#[derive(Debug, Clone)]
+pub struct ManagerSettings {
+    pub apt: apt::AptSettings,
+}
+
+/// Returns the package managers found on this host.
+pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager>> {
+    let mut managers: Vec<Arc<dyn PackageManager>> = Vec::new();
+    if apt::is_available() {
+        managers.push(Arc::new(apt::Apt::new(settings.apt.clone())));
+    }
+    managers
+}
+
+/// Runs detection of every manager and builds the report sent to the server.
+///
+/// A manager whose detection fails is reported as failed; the others still report.
+pub fn scan(managers: &[Arc<dyn PackageManager>], reboot_required_path: &Path) -> UpdateReport {
+    let mut report = UpdateReport {
+        managers: Vec::with_capacity(managers.len()),
+        reboot_required: reboot_required_path.exists(),
+    };
+    for manager in managers {
+        let outcome = match manager.detect_updates() {
+            Ok(updates) => {
+                tracing::info!(manager = manager.name(), updates = updates.len(), "update scan finished");
+                ScanOutcome::Ok { updates }
+            }
+            Err(error) => {
+                tracing::warn!(manager = manager.name(), %error, "update scan failed");
+                ScanOutcome::Failed {
+                    error: error.to_string(),
+                }
+            }
+        };
+        report.managers.push(ManagerScan {
+            manager: manager.name().to_owned(),
+            outcome,
+        });
+    }
+    report
+}
+
+/// Returns whether `program` is an executable file in one of the `PATH` directories.
+pub fn is_on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|directory| {
+        let candidate: PathBuf = directory.join(program);
+        candidate
+            .metadata()
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FailingManager;
+
+    impl PackageManager for FailingManager {
+        fn name(&self) -> &'static str {
+            "apt"
+        }
+        fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
+            Err(ScanError::Parse {
+                command: "apt-get".into(),
+                reason: "unrecognised line \"Frobnicating...\"".into(),
+            })
+        }
+        fn install(&self, _selection: &InstallSelection) -> InstallOutcome {
+            InstallOutcome::default()
+        }
+    }
+
+    #[test]
+    fn scan_reports_failure_not_empty_list() {
+        let managers: Vec<Arc<dyn PackageManager>> = vec![Arc::new(FailingManager)];
+        let report = scan(&managers, Path::new("/nonexistent/reboot-required"));
+        assert!(!report.reboot_required);
+        assert_eq!(report.managers.len(), 1);
+        match &report.managers[0].outcome {
+            ScanOutcome::Failed { error } => assert!(error.contains("Frobnicating"), "{error}"),
+            ScanOutcome::Ok { .. } => panic!("a failed detection must not be reported as Ok"),
+        }
+    }
+
+    #[test]
+    fn scan_reads_reboot_flag() {
+        let directory = tempfile::tempdir().unwrap();
+        let flag = directory.path().join("reboot-required");
+        std::fs::write(&flag, "").unwrap();
+        let report = scan(&[], &flag);
+        assert!(report.reboot_required);
+    }
+
+    #[test]
+    fn path_lookup_finds_ls() {
+        assert!(is_on_path("ls"));
+        assert!(!is_on_path("sysmanage-no-such-program"));
+    }
+}
