@@ -4,4 +4,13 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so that
 //! integration tests can drive it.
 
+pub mod agent;
+pub mod check;
+pub mod config;
+pub mod connection;
+pub mod host_info;
+pub mod identity;
+pub mod jobs;
+pub mod logging;
 pub mod packages;
+pub mod scanner;

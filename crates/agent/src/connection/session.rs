@@ -1,0 +1,449 @@
+//! One WebSocket session: challenge, hello, welcome, then heartbeats, pings, scans and jobs
+//! until the connection ends.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sysmanage_protocol::{
+    AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, Heartbeat, Hello,
+    HostInfo, ServerMessage, decode,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+
+use crate::config::Secret;
+use crate::identity::Identity;
+use crate::jobs::JobRunner;
+use crate::scanner::Scanner;
+
+/// Interval of WebSocket pings, well below the 4-minute idle timeout of common load balancers.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Time limit for the server's `Challenge` and `Welcome`.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection without any frame from the server for this many heartbeat intervals is dead.
+pub const DEAD_AFTER_HEARTBEATS: u32 = 3;
+
+/// What a session needs besides the socket.
+pub struct SessionContext<'a> {
+    pub identity: &'a Identity,
+    pub host: HostInfo,
+    pub enrollment_key: Option<Secret>,
+    pub runner: &'a JobRunner,
+    pub scanner: &'a Scanner,
+    pub outbox: &'a mut mpsc::UnboundedReceiver<AgentMessage>,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// The server sent `Welcome`, so the backoff starts over.
+    pub welcomed: bool,
+    /// The server rejected this host, so the next attempt waits longer.
+    pub rejected: bool,
+    pub reason: String,
+}
+
+impl SessionEnd {
+    fn before_welcome(reason: impl Into<String>) -> Self {
+        Self {
+            welcomed: false,
+            rejected: false,
+            reason: reason.into(),
+        }
+    }
+
+    fn after_welcome(reason: impl Into<String>) -> Self {
+        Self {
+            welcomed: true,
+            rejected: false,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Runs one session on an open WebSocket until it ends.
+pub async fn run<S>(mut socket: WebSocketStream<S>, context: SessionContext<'_>) -> SessionEnd
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let welcome = match handshake(&mut socket, &context).await {
+        Ok(welcome) => welcome,
+        Err(end) => {
+            let _ = socket.close(None).await;
+            return end;
+        }
+    };
+    tracing::info!(
+        host_id = welcome.host_id,
+        approval = welcome.approval.as_str(),
+        heartbeat_interval_secs = welcome.settings.heartbeat_interval_secs,
+        "connected and welcomed by the server"
+    );
+    if welcome.approval == Approval::Rejected {
+        let _ = socket.close(None).await;
+        return SessionEnd {
+            welcomed: true,
+            rejected: true,
+            reason: "the server rejected this host".to_owned(),
+        };
+    }
+    let end = Session::new(socket, context, welcome.approval, welcome.settings)
+        .run()
+        .await;
+    SessionEnd {
+        welcomed: true,
+        ..end
+    }
+}
+
+async fn handshake<S>(
+    socket: &mut WebSocketStream<S>,
+    context: &SessionContext<'_>,
+) -> Result<sysmanage_protocol::Welcome, SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let nonce = match next_server_message(socket).await? {
+        ServerMessage::Challenge {
+            nonce,
+            server_version,
+        } => {
+            tracing::debug!(%server_version, "received challenge");
+            hex::decode(&nonce).map_err(|_| {
+                SessionEnd::before_welcome(format!("challenge nonce {nonce:?} is not hex"))
+            })?
+        }
+        other => return Err(unexpected(&other, "Challenge")),
+    };
+
+    let hello = AgentMessage::Hello(Hello {
+        agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        public_key: context.identity.public_key_base64(),
+        signature: context.identity.sign_challenge(&nonce),
+        host: context.host.clone(),
+        enrollment_key: context
+            .enrollment_key
+            .as_ref()
+            .map(|key| key.expose().to_owned()),
+    });
+    send(socket, hello)
+        .await
+        .map_err(|error| SessionEnd::before_welcome(format!("failed to send hello: {error}")))?;
+
+    match next_server_message(socket).await? {
+        ServerMessage::Welcome(welcome) => Ok(welcome),
+        ServerMessage::Error(reply) => Err(SessionEnd::before_welcome(format!(
+            "the server refused the hello ({:?}): {}",
+            reply.code, reply.message
+        ))),
+        other => Err(unexpected(&other, "Welcome")),
+    }
+}
+
+fn unexpected(message: &ServerMessage, expected: &str) -> SessionEnd {
+    SessionEnd::before_welcome(format!(
+        "expected {expected} from the server, received {message:?}"
+    ))
+}
+
+/// Reads frames until a server message arrives, within [`HANDSHAKE_TIMEOUT`].
+async fn next_server_message<S>(socket: &mut WebSocketStream<S>) -> Result<ServerMessage, SessionEnd>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .map_err(|_| SessionEnd::before_welcome("the server did not answer in time"))?;
+        match frame {
+            None => return Err(SessionEnd::before_welcome("the server closed the connection")),
+            Some(Err(error)) => return Err(SessionEnd::before_welcome(error.to_string())),
+            Some(Ok(Message::Text(text))) => {
+                return decode::<ServerMessage>(&text)
+                    .map(|envelope| envelope.payload)
+                    .map_err(|error| {
+                        SessionEnd::before_welcome(format!("invalid handshake message: {error}"))
+                    });
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return Err(SessionEnd::before_welcome(format!(
+                    "the server closed the connection: {frame:?}"
+                )));
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+async fn send<S>(
+    socket: &mut WebSocketStream<S>,
+    message: AgentMessage,
+) -> Result<(), tokio_tungstenite::tungstenite::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let text = Envelope::new(message).to_json();
+    socket.send(Message::text(text)).await
+}
+
+fn interval_after(period: Duration) -> Interval {
+    let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    interval
+}
+
+/// State of a welcomed session.
+struct Session<'a, S> {
+    socket: WebSocketStream<S>,
+    context: SessionContext<'a>,
+    approval: Approval,
+    settings: AgentSettings,
+    heartbeat: Interval,
+    periodic_scan: Interval,
+    last_frame: Instant,
+}
+
+enum Control {
+    Continue,
+    End(SessionEnd),
+}
+
+impl<'a, S> Session<'a, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn new(
+        socket: WebSocketStream<S>,
+        context: SessionContext<'a>,
+        approval: Approval,
+        settings: AgentSettings,
+    ) -> Self {
+        let settings = sanitized(settings);
+        Self {
+            socket,
+            context,
+            approval,
+            heartbeat: interval_after(Duration::from_secs(settings.heartbeat_interval_secs)),
+            periodic_scan: interval_after(Duration::from_secs(settings.update_check_interval_secs)),
+            settings,
+            last_frame: Instant::now(),
+        }
+    }
+
+    fn dead_after(&self) -> Duration {
+        Duration::from_secs(self.settings.heartbeat_interval_secs) * DEAD_AFTER_HEARTBEATS
+    }
+
+    async fn run(mut self) -> SessionEnd {
+        if let Err(end) = self.after_welcome().await {
+            return end;
+        }
+        let mut ping = interval_after(PING_INTERVAL);
+        loop {
+            let dead_at = self.last_frame + self.dead_after();
+            let control = tokio::select! {
+                frame = self.socket.next() => self.on_frame(frame).await,
+                _ = self.heartbeat.tick() => {
+                    self.send_or_end(AgentMessage::Heartbeat(Heartbeat {})).await
+                }
+                _ = ping.tick() => {
+                    match self.socket.send(Message::Ping(Bytes::new())).await {
+                        Ok(()) => Control::Continue,
+                        Err(error) => Control::End(SessionEnd::after_welcome(format!("ping failed: {error}"))),
+                    }
+                }
+                _ = self.periodic_scan.tick() => {
+                    if self.approval == Approval::Approved {
+                        self.context.scanner.request();
+                    }
+                    Control::Continue
+                }
+                () = tokio::time::sleep_until(dead_at) => {
+                    Control::End(SessionEnd::after_welcome(format!(
+                        "no frame from the server for {} s; the connection is dead",
+                        self.dead_after().as_secs()
+                    )))
+                }
+                Some(message) = self.context.outbox.recv() => self.send_or_end(message).await,
+            };
+            if let Control::End(end) = control {
+                let _ = self.socket.close(None).await;
+                return end;
+            }
+        }
+    }
+
+    async fn after_welcome(&mut self) -> Result<(), SessionEnd> {
+        match self.context.runner.unacknowledged_results() {
+            Ok(results) => {
+                for result in results {
+                    tracing::info!(job_id = result.job_id, "sending unacknowledged job result again");
+                    if let Control::End(end) = self.send_or_end(AgentMessage::JobResult(result)).await {
+                        return Err(end);
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not read the job journal"),
+        }
+        if self.approval == Approval::Approved {
+            self.context.scanner.request();
+        }
+        Ok(())
+    }
+
+    async fn send_or_end(&mut self, message: AgentMessage) -> Control {
+        match send(&mut self.socket, message).await {
+            Ok(()) => Control::Continue,
+            Err(error) => Control::End(SessionEnd::after_welcome(format!("send failed: {error}"))),
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Control {
+        let message = match frame {
+            None => return Control::End(SessionEnd::after_welcome("the server closed the connection")),
+            Some(Err(error)) => {
+                return Control::End(SessionEnd::after_welcome(format!("connection error: {error}")));
+            }
+            Some(Ok(message)) => message,
+        };
+        self.last_frame = Instant::now();
+        match message {
+            Message::Text(text) => self.on_text(&text).await,
+            Message::Binary(_) => {
+                let reply = ErrorReply {
+                    in_reply_to: None,
+                    code: ErrorCode::MalformedMessage,
+                    message: "binary frames are not part of the protocol".to_owned(),
+                };
+                self.send_or_end(AgentMessage::Error(reply)).await
+            }
+            Message::Close(frame) => Control::End(SessionEnd::after_welcome(format!(
+                "the server closed the connection: {frame:?}"
+            ))),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Control::Continue,
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) -> Control {
+        let envelope = match decode::<ServerMessage>(text) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "could not decode a server message");
+                let reply = ErrorReply {
+                    in_reply_to: error.message_id(),
+                    code: error.code(),
+                    message: error.to_string(),
+                };
+                return self.send_or_end(AgentMessage::Error(reply)).await;
+            }
+        };
+        let id = envelope.id;
+        match envelope.payload {
+            ServerMessage::Ack { of } => {
+                tracing::trace!(%of, "server acknowledged a message");
+                Control::Continue
+            }
+            ServerMessage::ApprovalChanged { approval } => self.on_approval(approval),
+            ServerMessage::Settings(settings) => self.on_settings(settings, id).await,
+            ServerMessage::RefreshUpdates => {
+                tracing::info!("server requested an update scan");
+                self.context.scanner.request();
+                Control::Continue
+            }
+            ServerMessage::InstallJob(job) => {
+                let job_id = job.job_id;
+                match self.context.runner.submit(job) {
+                    Ok(Some(message)) => self.send_or_end(message).await,
+                    Ok(None) => Control::Continue,
+                    Err(error) => {
+                        tracing::error!(job_id, %error, "could not admit the install job");
+                        let reply = ErrorReply {
+                            in_reply_to: Some(id),
+                            code: ErrorCode::Internal,
+                            message: format!("job {job_id}: {error}"),
+                        };
+                        self.send_or_end(AgentMessage::Error(reply)).await
+                    }
+                }
+            }
+            ServerMessage::JobResultAck { job_id } => {
+                match self.context.runner.acknowledge(job_id) {
+                    Ok(()) => tracing::info!(job_id, "server stored the job result"),
+                    Err(error) => tracing::error!(job_id, %error, "could not record the acknowledgement"),
+                }
+                Control::Continue
+            }
+            ServerMessage::Error(reply) => {
+                tracing::warn!(code = ?reply.code, in_reply_to = ?reply.in_reply_to, message = %reply.message, "server reported an error");
+                Control::Continue
+            }
+            ServerMessage::Challenge { .. } | ServerMessage::Welcome(_) => {
+                let reply = ErrorReply {
+                    in_reply_to: Some(id),
+                    code: ErrorCode::UnexpectedMessage,
+                    message: "the handshake is already done".to_owned(),
+                };
+                self.send_or_end(AgentMessage::Error(reply)).await
+            }
+        }
+    }
+
+    fn on_approval(&mut self, approval: Approval) -> Control {
+        tracing::info!(approval = approval.as_str(), "approval changed");
+        let was_approved = self.approval == Approval::Approved;
+        self.approval = approval;
+        match approval {
+            Approval::Rejected => Control::End(SessionEnd {
+                welcomed: true,
+                rejected: true,
+                reason: "the server rejected this host".to_owned(),
+            }),
+            Approval::Approved if !was_approved => {
+                self.context.scanner.request();
+                Control::Continue
+            }
+            Approval::Approved | Approval::Pending => Control::Continue,
+        }
+    }
+
+    async fn on_settings(&mut self, settings: AgentSettings, id: uuid::Uuid) -> Control {
+        if settings.heartbeat_interval_secs == 0 || settings.update_check_interval_secs == 0 {
+            let reply = ErrorReply {
+                in_reply_to: Some(id),
+                code: ErrorCode::InvalidRequest,
+                message: "heartbeat_interval_secs and update_check_interval_secs must be at least 1"
+                    .to_owned(),
+            };
+            return self.send_or_end(AgentMessage::Error(reply)).await;
+        }
+        tracing::info!(
+            heartbeat_interval_secs = settings.heartbeat_interval_secs,
+            update_check_interval_secs = settings.update_check_interval_secs,
+            "settings changed"
+        );
+        if settings.heartbeat_interval_secs != self.settings.heartbeat_interval_secs {
+            self.heartbeat = interval_after(Duration::from_secs(settings.heartbeat_interval_secs));
+        }
+        if settings.update_check_interval_secs != self.settings.update_check_interval_secs {
+            self.periodic_scan =
+                interval_after(Duration::from_secs(settings.update_check_interval_secs));
+        }
+        self.settings = settings;
+        Control::Continue
+    }
+}
+
+/// Replaces zero intervals, which would make a timer spin, with one second.
+fn sanitized(settings: AgentSettings) -> AgentSettings {
+    AgentSettings {
+        heartbeat_interval_secs: settings.heartbeat_interval_secs.max(1),
+        update_check_interval_secs: settings.update_check_interval_secs.max(1),
+    }
+}
