@@ -6,7 +6,7 @@ use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
-use crate::{agents, auth, hosts, jobs, updates, users};
+use crate::{agents, auth, events, hosts, jobs, ui, updates, users};
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
@@ -15,6 +15,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hosts::routes())
         .merge(updates::routes())
         .merge(jobs::routes())
+        .merge(events::privileged_routes())
         .route("/logout", post(auth::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -25,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(auth::login))
         .route("/health", get(health))
         .route(sysmanage_protocol::CONNECT_PATH, get(agents::connect))
+        .merge(events::public_routes())
+        .merge(ui::routes())
         .merge(privileged)
         .with_state(state)
 }

@@ -4,8 +4,9 @@
 //! Layout: one module per domain concept. `auth` (login, tokens, rate limits), `users`,
 //! `hosts` (registration, approval, events), `agents` (the WebSocket session of one agent),
 //! `liveness` (last-seen times and up/down detection), `updates` (reports and queries), `jobs`
-//! (install jobs, delivery and results), `db` (connection, migrations, entities), `config`,
-//! `http` (router and listener) and `cli` (the `sysmanage-server` subcommands).
+//! (install jobs, delivery and results), `events` (live events for the web UI), `ui` (the
+//! embedded web UI), `db` (connection, migrations, entities), `config`, `http` (router and
+//! listener) and `cli` (the `sysmanage-server` subcommands).
 
 pub mod agents;
 pub mod app;
@@ -15,10 +16,12 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod liveness;
 pub mod state;
+pub mod ui;
 pub mod updates;
 pub mod users;

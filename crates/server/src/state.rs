@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::{agents, auth, liveness};
+use crate::{agents, auth, events, liveness};
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -20,6 +20,8 @@ pub struct AppState {
     pub liveness: Arc<liveness::Tracker>,
     /// Failed-login counters per user id and per client address.
     pub login_limiter: Arc<auth::LoginLimiter>,
+    /// Live events for the web UI; publish with [`events::publish`].
+    pub events: Arc<events::EventBus>,
 }
 
 impl AppState {
@@ -30,6 +32,7 @@ impl AppState {
             agents: Arc::new(agents::Registry::default()),
             liveness: Arc::new(liveness::Tracker::new(&config.agents, clock.clone())),
             login_limiter: Arc::new(auth::LoginLimiter::new(&config.security)),
+            events: Arc::new(events::EventBus::new()),
             db,
             config,
             clock,
