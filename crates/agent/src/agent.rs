@@ -78,7 +78,11 @@ impl AgentOptions {
 pub async fn run(options: AgentOptions) -> Result<(), StartError> {
     let identity = Arc::new(Identity::load_or_create(&options.state_dir)?);
     let journal = Journal::open(&options.state_dir.join("jobs"))?;
-    let manager_names: Vec<&str> = options.managers.iter().map(|manager| manager.name()).collect();
+    let manager_names: Vec<&str> = options
+        .managers
+        .iter()
+        .map(|manager| manager.name())
+        .collect();
     tracing::info!(
         public_key = %identity.public_key_base64(),
         managers = ?manager_names,

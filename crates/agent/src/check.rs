@@ -26,7 +26,10 @@ pub fn run(
     errors: &mut impl Write,
 ) -> std::io::Result<i32> {
     if managers.is_empty() {
-        writeln!(errors, "no supported package manager found on this host (looked for apt)")?;
+        writeln!(
+            errors,
+            "no supported package manager found on this host (looked for apt)"
+        )?;
     }
     let report = packages::scan(managers, reboot_required_path);
     match format {
@@ -61,8 +64,14 @@ pub fn write_table(report: &UpdateReport, output: &mut impl Write) -> std::io::R
             rows.push([
                 update.manager.clone(),
                 update.name.clone(),
-                update.architecture.clone().unwrap_or_else(|| "-".to_owned()),
-                update.current_version.clone().unwrap_or_else(|| "-".to_owned()),
+                update
+                    .architecture
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
+                update
+                    .current_version
+                    .clone()
+                    .unwrap_or_else(|| "-".to_owned()),
                 update.new_version.clone(),
                 update.origin.clone().unwrap_or_else(|| "-".to_owned()),
                 if update.security { "yes" } else { "no" }.to_owned(),
@@ -131,14 +140,28 @@ mod tests {
 
     #[test]
     fn table_lists_updates() {
-        let managers: Vec<Arc<dyn PackageManager>> = vec![Arc::new(FixedManager(Ok(vec![openssl()])))];
+        let managers: Vec<Arc<dyn PackageManager>> =
+            vec![Arc::new(FixedManager(Ok(vec![openssl()])))];
         let (mut output, mut errors) = (Vec::new(), Vec::new());
-        let code = run(&managers, Path::new("/nonexistent"), CheckFormat::Table, &mut output, &mut errors).unwrap();
+        let code = run(
+            &managers,
+            Path::new("/nonexistent"),
+            CheckFormat::Table,
+            &mut output,
+            &mut errors,
+        )
+        .unwrap();
         let text = String::from_utf8(output).unwrap();
         assert_eq!(code, 0);
-        assert!(text.starts_with("MANAGER  PACKAGE  ARCH   CURRENT"), "{text}");
+        assert!(
+            text.starts_with("MANAGER  PACKAGE  ARCH   CURRENT"),
+            "{text}"
+        );
         assert!(text.contains("openssl"), "{text}");
-        assert!(text.contains("Debian-Security:12/stable-security  yes"), "{text}");
+        assert!(
+            text.contains("Debian-Security:12/stable-security  yes"),
+            "{text}"
+        );
         assert!(text.contains("1 update(s)"), "{text}");
         assert!(errors.is_empty());
     }
@@ -148,11 +171,21 @@ mod tests {
         let managers: Vec<Arc<dyn PackageManager>> =
             vec![Arc::new(FixedManager(Err("unrecognised line 5".into())))];
         let (mut output, mut errors) = (Vec::new(), Vec::new());
-        let code = run(&managers, Path::new("/nonexistent"), CheckFormat::Json, &mut output, &mut errors).unwrap();
+        let code = run(
+            &managers,
+            Path::new("/nonexistent"),
+            CheckFormat::Json,
+            &mut output,
+            &mut errors,
+        )
+        .unwrap();
         assert_eq!(code, 1);
         let errors = String::from_utf8(errors).unwrap();
         assert!(errors.contains("unrecognised line 5"), "{errors}");
         let report: UpdateReport = serde_json::from_slice(&output).unwrap();
-        assert!(matches!(report.managers[0].outcome, ScanOutcome::Failed { .. }));
+        assert!(matches!(
+            report.managers[0].outcome,
+            ScanOutcome::Failed { .. }
+        ));
     }
 }

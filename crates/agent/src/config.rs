@@ -20,13 +20,22 @@ pub const DEFAULT_PATHS: &[&str] = &["/etc/sysmanage-agent.yaml", "./sysmanage-a
 pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("SYSMANAGE_AGENT_SERVER_URL", "server.url"),
     ("SYSMANAGE_AGENT_SERVER_CA_FILE", "server.ca_file"),
-    ("SYSMANAGE_AGENT_SERVER_CERT_FINGERPRINT", "server.cert_fingerprint"),
+    (
+        "SYSMANAGE_AGENT_SERVER_CERT_FINGERPRINT",
+        "server.cert_fingerprint",
+    ),
     ("SYSMANAGE_AGENT_ENROLLMENT_KEY", "enrollment_key"),
     ("SYSMANAGE_AGENT_STATE_DIR", "state_dir"),
     ("SYSMANAGE_AGENT_LOG_FORMAT", "log.format"),
     ("SYSMANAGE_AGENT_APT_UPDATE_LISTS", "apt.update_lists"),
-    ("SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS", "apt.lock_timeout_secs"),
-    ("SYSMANAGE_AGENT_INSTALL_TIMEOUT_SECS", "install_timeout_secs"),
+    (
+        "SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS",
+        "apt.lock_timeout_secs",
+    ),
+    (
+        "SYSMANAGE_AGENT_INSTALL_TIMEOUT_SECS",
+        "install_timeout_secs",
+    ),
 ];
 
 /// Why the configuration could not be loaded.
@@ -231,7 +240,7 @@ impl Config {
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
-            "server.url" => self.server.url = value.to_owned(),
+            "server.url" => value.clone_into(&mut self.server.url),
             "server.ca_file" => self.server.ca_file = non_empty(value).map(PathBuf::from),
             "server.cert_fingerprint" => self.server.cert_fingerprint = non_empty(value),
             "enrollment_key" => self.enrollment_key = non_empty(value).map(Secret),
@@ -322,7 +331,10 @@ pub fn websocket_url(server_url: &str) -> Result<String, ConfigError> {
     if rest.contains(['?', '#', ' ']) {
         return Err(invalid("must not contain a query, a fragment or spaces"));
     }
-    Ok(format!("{scheme}{rest}{}", sysmanage_protocol::CONNECT_PATH))
+    Ok(format!(
+        "{scheme}{rest}{}",
+        sysmanage_protocol::CONNECT_PATH
+    ))
 }
 
 /// Parses a SHA-256 fingerprint written as 64 hex digits, optionally separated by colons.
@@ -382,7 +394,10 @@ install_timeout_secs: 120
 ";
         let config = Config::from_yaml(yaml).unwrap();
         assert_eq!(config.server.url, "https://sysmanage.example.com");
-        assert_eq!(config.server.ca_file.as_deref(), Some(Path::new("/etc/ssl/sysmanage-ca.pem")));
+        assert_eq!(
+            config.server.ca_file.as_deref(),
+            Some(Path::new("/etc/ssl/sysmanage-ca.pem"))
+        );
         assert_eq!(config.server.cert_fingerprint.as_deref(), Some("AB:CD"));
         assert_eq!(config.enrollment_key, Some(Secret::new("s3cret")));
         assert_eq!(config.state_dir, Path::new("/srv/agent"));
@@ -435,10 +450,16 @@ install_timeout_secs: 120
     fn bad_env_value_names_variable_and_value() {
         let mut config = Config::default();
         let error = config
-            .apply_env(environment(&[("SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS", "soon")]))
+            .apply_env(environment(&[(
+                "SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS",
+                "soon",
+            )]))
             .unwrap_err()
             .to_string();
-        assert!(error.contains("SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS"), "{error}");
+        assert!(
+            error.contains("SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS"),
+            "{error}"
+        );
         assert!(error.contains("\"soon\""), "{error}");
     }
 
@@ -458,20 +479,30 @@ install_timeout_secs: 120
     }
 
     #[test]
-    fn enrollment_key_never_in_debug_or_errors() {
-        let mut config = Config::default();
-        config.enrollment_key = Some(Secret::new("hunter2"));
+    fn enrollment_key_never_in_debug() {
+        let config = Config {
+            enrollment_key: Some(Secret::new("hunter2")),
+            ..Config::default()
+        };
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 
     #[test]
     fn websocket_urls() {
-        assert_eq!(websocket_url("http://127.0.0.1:8000").unwrap(), "ws://127.0.0.1:8000/agent/connect");
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8000").unwrap(),
+            "ws://127.0.0.1:8000/agent/connect"
+        );
         assert_eq!(
             websocket_url("https://sysmanage.example.com/").unwrap(),
             "wss://sysmanage.example.com/agent/connect"
         );
-        for bad in ["ftp://host", "127.0.0.1:8000", "http://", "http://host/?x=1"] {
+        for bad in [
+            "ftp://host",
+            "127.0.0.1:8000",
+            "http://",
+            "http://host/?x=1",
+        ] {
             assert!(websocket_url(bad).is_err(), "{bad}");
         }
     }

@@ -69,7 +69,11 @@ fn unquote(value: &str) -> String {
     let inner = value
         .strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"'))
-        .or_else(|| value.strip_prefix('\'').and_then(|rest| rest.strip_suffix('\'')))
+        .or_else(|| {
+            value
+                .strip_prefix('\'')
+                .and_then(|rest| rest.strip_suffix('\''))
+        })
         .unwrap_or(value);
     let mut result = String::with_capacity(inner.len());
     let mut characters = inner.chars();
@@ -95,7 +99,7 @@ pub fn fqdn_from_hosts(hosts: &str, hostname: &str) -> Option<String> {
     hosts
         .lines()
         .map(|line| line.split('#').next().unwrap_or_default())
-        .filter_map(|line| {
+        .find_map(|line| {
             let names: Vec<&str> = line.split_whitespace().skip(1).collect();
             let lists_hostname = names
                 .iter()
@@ -108,7 +112,6 @@ pub fn fqdn_from_hosts(hosts: &str, hostname: &str) -> Option<String> {
                 .find(|name| name.contains('.') && name.split('.').next() == Some(hostname))
                 .map(|name| (*name).to_owned())
         })
-        .next()
 }
 
 fn read_machine_id(path: &Path) -> Option<String> {
@@ -155,7 +158,10 @@ mod tests {
     #[test]
     fn fqdn_lookup() {
         let hosts = "127.0.0.1 localhost\n10.0.0.5 web1.example.com web1 # main\n";
-        assert_eq!(fqdn_from_hosts(hosts, "web1").as_deref(), Some("web1.example.com"));
+        assert_eq!(
+            fqdn_from_hosts(hosts, "web1").as_deref(),
+            Some("web1.example.com")
+        );
         assert_eq!(fqdn_from_hosts(hosts, "db1"), None);
         assert_eq!(fqdn_from_hosts(hosts, "a.b").as_deref(), Some("a.b"));
     }

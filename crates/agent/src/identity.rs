@@ -166,7 +166,10 @@ mod tests {
         let second = Identity::load_or_create(&state_dir).unwrap();
         assert_eq!(first.public_key_bytes(), second.public_key_bytes());
 
-        let key_mode = fs::metadata(state_dir.join(KEY_FILE_NAME)).unwrap().permissions().mode();
+        let key_mode = fs::metadata(state_dir.join(KEY_FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(key_mode & 0o777, 0o600);
         let dir_mode = fs::metadata(&state_dir).unwrap().permissions().mode();
         assert_eq!(dir_mode & 0o777, 0o700);
@@ -179,18 +182,32 @@ mod tests {
         let path = directory.path().join(KEY_FILE_NAME);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let error = Identity::load_or_create(directory.path()).unwrap_err();
-        assert!(matches!(error, IdentityError::Permissions { mode: 0o644, .. }), "{error}");
-        assert!(error.to_string().contains(&path.display().to_string()), "{error}");
+        assert!(
+            matches!(error, IdentityError::Permissions { mode: 0o644, .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
     }
 
     #[test]
     fn malformed_key_rejected() {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join(KEY_FILE_NAME);
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).unwrap();
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
         file.write_all(b"not a key").unwrap();
         let error = Identity::load_or_create(directory.path()).unwrap_err();
-        assert!(matches!(error, IdentityError::Malformed { length: 9, .. }), "{error}");
+        assert!(
+            matches!(error, IdentityError::Malformed { length: 9, .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -202,9 +219,11 @@ mod tests {
         let signature = Signature::from_slice(&signature).unwrap();
         let public_key = BASE64.decode(identity.public_key_base64()).unwrap();
         let verifying_key = VerifyingKey::from_bytes(&public_key.try_into().unwrap()).unwrap();
-        let message = sysmanage_protocol::signed_challenge_bytes(&nonce, &identity.public_key_bytes());
+        let message =
+            sysmanage_protocol::signed_challenge_bytes(&nonce, &identity.public_key_bytes());
         assert!(verifying_key.verify(&message, &signature).is_ok());
-        let other = sysmanage_protocol::signed_challenge_bytes(&[8u8; 32], &identity.public_key_bytes());
+        let other =
+            sysmanage_protocol::signed_challenge_bytes(&[8u8; 32], &identity.public_key_bytes());
         assert!(verifying_key.verify(&other, &signature).is_err());
     }
 

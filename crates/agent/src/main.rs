@@ -10,13 +10,17 @@ use sysmanage_agent::identity::Identity;
 use sysmanage_agent::packages::{self, ManagerSettings, apt::AptSettings};
 use sysmanage_agent::{agent, logging};
 
-/// SysManage agent: reports pending updates to the SysManage server and installs them.
+/// Reports pending updates to the server and installs them on request.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// Configuration file (default: $SYSMANAGE_AGENT_CONFIG, /etc/sysmanage-agent.yaml,
-    /// ./sysmanage-agent.yaml, then built-in defaults).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = "Configuration file (default: $SYSMANAGE_AGENT_CONFIG, /etc/sysmanage-agent.yaml, \
+                ./sysmanage-agent.yaml, then built-in defaults)"
+    )]
     config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -122,7 +126,11 @@ fn run_check(config: &Config, json: bool) -> ExitCode {
         },
     };
     let managers = packages::detect_managers(&settings);
-    let format = if json { CheckFormat::Json } else { CheckFormat::Table };
+    let format = if json {
+        CheckFormat::Json
+    } else {
+        CheckFormat::Table
+    };
     let result = check::run(
         &managers,
         std::path::Path::new(packages::REBOOT_REQUIRED_PATH),

@@ -5,9 +5,9 @@ use std::time::Duration;
 /// First delay ceiling after a failure.
 pub const INITIAL_DELAY: Duration = Duration::from_secs(1);
 /// Highest delay ceiling.
-pub const MAX_DELAY: Duration = Duration::from_secs(60);
+pub const MAX_DELAY: Duration = Duration::from_mins(1);
 /// Delay before reconnecting after the server rejected this host.
-pub const REJECTED_DELAY: Duration = Duration::from_secs(600);
+pub const REJECTED_DELAY: Duration = Duration::from_mins(10);
 
 /// Exponential backoff: the ceiling starts at [`INITIAL_DELAY`], doubles after each failure up
 /// to [`MAX_DELAY`], and each delay is uniformly random between zero and the ceiling.

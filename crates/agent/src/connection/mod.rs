@@ -114,7 +114,10 @@ pub async fn run_forever(endpoint: Endpoint, mut context: ConnectionContext) {
                 backoff.next_random_delay()
             }
         };
-        tracing::info!(delay_ms = delay.as_millis() as u64, "reconnecting after a delay");
+        tracing::info!(
+            delay_ms = delay.as_millis() as u64,
+            "reconnecting after a delay"
+        );
         tokio::time::sleep(delay).await;
     }
 }

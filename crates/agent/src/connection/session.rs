@@ -150,7 +150,9 @@ fn unexpected(message: &ServerMessage, expected: &str) -> SessionEnd {
 }
 
 /// Reads frames until a server message arrives, within [`HANDSHAKE_TIMEOUT`].
-async fn next_server_message<S>(socket: &mut WebSocketStream<S>) -> Result<ServerMessage, SessionEnd>
+async fn next_server_message<S>(
+    socket: &mut WebSocketStream<S>,
+) -> Result<ServerMessage, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -160,7 +162,11 @@ where
             .await
             .map_err(|_| SessionEnd::before_welcome("the server did not answer in time"))?;
         match frame {
-            None => return Err(SessionEnd::before_welcome("the server closed the connection")),
+            None => {
+                return Err(SessionEnd::before_welcome(
+                    "the server closed the connection",
+                ));
+            }
             Some(Err(error)) => return Err(SessionEnd::before_welcome(error.to_string())),
             Some(Ok(Message::Text(text))) => {
                 return decode::<ServerMessage>(&text)
@@ -281,8 +287,13 @@ where
         match self.context.runner.unacknowledged_results() {
             Ok(results) => {
                 for result in results {
-                    tracing::info!(job_id = result.job_id, "sending unacknowledged job result again");
-                    if let Control::End(end) = self.send_or_end(AgentMessage::JobResult(result)).await {
+                    tracing::info!(
+                        job_id = result.job_id,
+                        "sending unacknowledged job result again"
+                    );
+                    if let Control::End(end) =
+                        self.send_or_end(AgentMessage::JobResult(result)).await
+                    {
                         return Err(end);
                     }
                 }
@@ -307,9 +318,15 @@ where
         frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
     ) -> Control {
         let message = match frame {
-            None => return Control::End(SessionEnd::after_welcome("the server closed the connection")),
+            None => {
+                return Control::End(SessionEnd::after_welcome(
+                    "the server closed the connection",
+                ));
+            }
             Some(Err(error)) => {
-                return Control::End(SessionEnd::after_welcome(format!("connection error: {error}")));
+                return Control::End(SessionEnd::after_welcome(format!(
+                    "connection error: {error}"
+                )));
             }
             Some(Ok(message)) => message,
         };
@@ -376,7 +393,9 @@ where
             ServerMessage::JobResultAck { job_id } => {
                 match self.context.runner.acknowledge(job_id) {
                     Ok(()) => tracing::info!(job_id, "server stored the job result"),
-                    Err(error) => tracing::error!(job_id, %error, "could not record the acknowledgement"),
+                    Err(error) => {
+                        tracing::error!(job_id, %error, "could not record the acknowledgement")
+                    }
                 }
                 Control::Continue
             }
@@ -418,8 +437,9 @@ where
             let reply = ErrorReply {
                 in_reply_to: Some(id),
                 code: ErrorCode::InvalidRequest,
-                message: "heartbeat_interval_secs and update_check_interval_secs must be at least 1"
-                    .to_owned(),
+                message:
+                    "heartbeat_interval_secs and update_check_interval_secs must be at least 1"
+                        .to_owned(),
             };
             return self.send_or_end(AgentMessage::Error(reply)).await;
         }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use sha2::{Digest, Sha256};
 
 /// Why the TLS configuration could not be built.
@@ -28,7 +30,9 @@ pub enum TlsError {
     EmptyCaFile { path: PathBuf },
     #[error("CA file {path} contains an invalid certificate: {reason}")]
     InvalidCaCertificate { path: PathBuf, reason: String },
-    #[error("no trusted root certificates: the system store is empty and server.ca_file is not set")]
+    #[error(
+        "no trusted root certificates: the system store is empty and server.ca_file is not set"
+    )]
     NoRoots,
     #[error("TLS setup failed: {0}")]
     Rustls(#[from] rustls::Error),

@@ -71,7 +71,11 @@ fn install_packages(
     managers: &[Arc<dyn PackageManager>],
 ) -> Vec<InstallOutcome> {
     if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
-        return vec![not_attempted(specs, JobFailureKind::InvalidRequest, &error.to_string())];
+        return vec![not_attempted(
+            specs,
+            JobFailureKind::InvalidRequest,
+            &error.to_string(),
+        )];
     }
     if specs.is_empty() {
         return vec![not_attempted(
@@ -208,7 +212,12 @@ mod tests {
         assert!(!result.success);
         assert_eq!(result.failure.unwrap().kind, JobFailureKind::InvalidRequest);
         assert!(manager.selections.lock().unwrap().is_empty());
-        assert!(result.packages.iter().all(|p| p.outcome == PackageOutcome::NotAttempted));
+        assert!(
+            result
+                .packages
+                .iter()
+                .all(|p| p.outcome == PackageOutcome::NotAttempted)
+        );
     }
 
     #[test]
@@ -226,7 +235,9 @@ mod tests {
         assert_eq!(result.packages[1].outcome, PackageOutcome::NotAttempted);
         assert_eq!(
             *manager.selections.lock().unwrap(),
-            vec![InstallSelection::Packages(vec![spec("apt", "openssl", "3.0")])]
+            vec![InstallSelection::Packages(vec![spec(
+                "apt", "openssl", "3.0"
+            )])]
         );
     }
 
@@ -234,15 +245,28 @@ mod tests {
     fn all_goes_to_every_manager() {
         let manager = recording();
         let managers: Vec<Arc<dyn PackageManager>> = vec![manager.clone()];
-        let result = execute(11, &InstallRequest::All, &managers, Path::new("/nonexistent"));
+        let result = execute(
+            11,
+            &InstallRequest::All,
+            &managers,
+            Path::new("/nonexistent"),
+        );
         assert!(result.success);
-        assert_eq!(*manager.selections.lock().unwrap(), vec![InstallSelection::All]);
+        assert_eq!(
+            *manager.selections.lock().unwrap(),
+            vec![InstallSelection::All]
+        );
         assert_eq!(result.job_id, 11);
     }
 
     #[test]
     fn no_managers_is_unsupported() {
-        let result = execute(12, &InstallRequest::SecurityOnly, &[], Path::new("/nonexistent"));
+        let result = execute(
+            12,
+            &InstallRequest::SecurityOnly,
+            &[],
+            Path::new("/nonexistent"),
+        );
         assert!(!result.success);
         assert_eq!(result.failure.unwrap().kind, JobFailureKind::Unsupported);
     }

@@ -156,12 +156,14 @@ impl Journal {
     fn read_result(&self, job_id: i64) -> Result<Option<JobResult>, JournalError> {
         let path = self.result_path(job_id);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|error| JournalError::Corrupt {
-                    path,
-                    reason: error.to_string(),
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| JournalError::Corrupt {
+                        path,
+                        reason: error.to_string(),
+                    })
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(io_error(&path, source)),
         }
@@ -177,11 +179,11 @@ impl Journal {
                     self.acknowledged_set.remove(&oldest);
                 }
             }
-            let text: String = self
-                .acknowledged
-                .iter()
-                .map(|id| format!("{id}\n"))
-                .collect();
+            let mut text = String::new();
+            for id in &self.acknowledged {
+                text.push_str(&id.to_string());
+                text.push('\n');
+            }
             write_durably(&self.directory.join(ACKNOWLEDGED_FILE), text.as_bytes())?;
         }
         // The id is listed as acknowledged before the result goes, so a crash in between
@@ -199,7 +201,10 @@ impl Journal {
             let entry = entry.map_err(|source| io_error(&self.directory, source))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(id) = name.strip_suffix(RESULT_SUFFIX).and_then(|id| id.parse().ok()) {
+            if let Some(id) = name
+                .strip_suffix(RESULT_SUFFIX)
+                .and_then(|id| id.parse().ok())
+            {
                 job_ids.push(id);
             }
         }
@@ -297,9 +302,15 @@ mod tests {
             panic!("a started job without result must be reported as interrupted");
         };
         assert!(!interrupted.success);
-        assert_eq!(interrupted.failure.as_ref().unwrap().kind, JobFailureKind::Interrupted);
+        assert_eq!(
+            interrupted.failure.as_ref().unwrap().kind,
+            JobFailureKind::Interrupted
+        );
         // The interrupted result is stored, so a third delivery re-sends the same result.
-        assert_eq!(journal.admit(7).unwrap(), Admission::Resend(interrupted.clone()));
+        assert_eq!(
+            journal.admit(7).unwrap(),
+            Admission::Resend(interrupted.clone())
+        );
         assert_eq!(journal.unacknowledged_results().unwrap(), vec![interrupted]);
     }
 
@@ -323,7 +334,10 @@ mod tests {
         journal.finish(&result(5)).unwrap();
         journal.admit(6).unwrap();
         journal.finish(&result(6)).unwrap();
-        assert_eq!(journal.unacknowledged_results().unwrap(), vec![result(5), result(6)]);
+        assert_eq!(
+            journal.unacknowledged_results().unwrap(),
+            vec![result(5), result(6)]
+        );
 
         journal.acknowledge(5).unwrap();
         assert_eq!(journal.unacknowledged_results().unwrap(), vec![result(6)]);
@@ -352,7 +366,11 @@ mod tests {
     #[test]
     fn corrupt_ack_file_is_an_error() {
         let directory = tempfile::tempdir().unwrap();
-        fs::write(directory.path().join(ACKNOWLEDGED_FILE), "12\nnot-a-number\n").unwrap();
+        fs::write(
+            directory.path().join(ACKNOWLEDGED_FILE),
+            "12\nnot-a-number\n",
+        )
+        .unwrap();
         let error = Journal::open(directory.path()).unwrap_err();
         assert!(error.to_string().contains("not-a-number"), "{error}");
     }

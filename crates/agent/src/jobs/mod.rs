@@ -60,7 +60,10 @@ impl JobRunner {
                 Ok(None)
             }
             Admission::Resend(result) => {
-                tracing::info!(job_id, "install job already finished; sending its result again");
+                tracing::info!(
+                    job_id,
+                    "install job already finished; sending its result again"
+                );
                 Ok(Some(AgentMessage::JobResult(result)))
             }
             Admission::Interrupted(result) => {
@@ -68,11 +71,17 @@ impl JobRunner {
                 Ok(Some(AgentMessage::JobResult(result)))
             }
             Admission::AlreadyAcknowledged => {
-                tracing::info!(job_id, "ignoring install job whose result the server already has");
+                tracing::info!(
+                    job_id,
+                    "ignoring install job whose result the server already has"
+                );
                 Ok(None)
             }
             Admission::InProgress => {
-                tracing::info!(job_id, "ignoring duplicate delivery of a queued or running job");
+                tracing::info!(
+                    job_id,
+                    "ignoring duplicate delivery of a queued or running job"
+                );
                 Ok(None)
             }
         }
@@ -123,7 +132,9 @@ async fn run_queue(
                 let task = tokio::task::spawn_blocking(move || {
                     execute::execute(job_id, &request, &managers, &reboot_required_path)
                 });
-                task.await.unwrap_or_else(|error| failed(job_id, &format!("install task failed: {error}")))
+                task.await.unwrap_or_else(|error| {
+                    failed(job_id, &format!("install task failed: {error}"))
+                })
             }
             Err(error) => {
                 tracing::error!(job_id, %error, "could not record the job start; not running it");

@@ -79,9 +79,10 @@ pub fn run(mut command: Command, timeout: Duration) -> Result<CommandOutput, Com
 
     let combined = Arc::new(Mutex::new(VecDeque::new()));
     let (done_sender, done_receiver) = mpsc::channel();
-    let stdout_reader = child.stdout.take().map(|pipe| {
-        spawn_reader(pipe, Arc::clone(&combined), done_sender.clone())
-    });
+    let stdout_reader = child
+        .stdout
+        .take()
+        .map(|pipe| spawn_reader(pipe, Arc::clone(&combined), done_sender.clone()));
     let stderr_reader = child
         .stderr
         .take()
@@ -226,7 +227,11 @@ mod tests {
         let output = run(command, Duration::from_secs(10)).unwrap();
         assert_eq!(output.status.code(), Some(2));
         assert_eq!(output.stdout, "/\n");
-        assert!(output.stderr.contains("nonexistent-sysmanage-path"), "{}", output.stderr);
+        assert!(
+            output.stderr.contains("nonexistent-sysmanage-path"),
+            "{}",
+            output.stderr
+        );
         assert!(output.output_tail.starts_with("/\n") || output.output_tail.ends_with("\n/"));
         assert!(output.output_tail.contains("nonexistent-sysmanage-path"));
     }

@@ -95,7 +95,11 @@ pub fn scan(managers: &[Arc<dyn PackageManager>], reboot_required_path: &Path) -
     for manager in managers {
         let outcome = match manager.detect_updates() {
             Ok(updates) => {
-                tracing::info!(manager = manager.name(), updates = updates.len(), "update scan finished");
+                tracing::info!(
+                    manager = manager.name(),
+                    updates = updates.len(),
+                    "update scan finished"
+                );
                 ScanOutcome::Ok { updates }
             }
             Err(error) => {

@@ -99,14 +99,35 @@ const PROGRESS_LINES: &[&str] = &[
 ];
 
 const SECTION_HEADERS: &[(&str, Section)] = &[
-    ("The following packages will be upgraded:", Section::Upgraded),
-    ("The following packages have been kept back:", Section::KeptBack),
-    ("The following upgrades have been deferred due to phasing:", Section::Deferred),
-    ("The following NEW packages will be installed:", Section::New),
+    (
+        "The following packages will be upgraded:",
+        Section::Upgraded,
+    ),
+    (
+        "The following packages have been kept back:",
+        Section::KeptBack,
+    ),
+    (
+        "The following upgrades have been deferred due to phasing:",
+        Section::Deferred,
+    ),
+    (
+        "The following NEW packages will be installed:",
+        Section::New,
+    ),
     ("The following packages will be REMOVED:", Section::Ignored),
-    ("The following packages will be DOWNGRADED:", Section::Ignored),
-    ("The following held packages will be changed:", Section::Ignored),
-    ("The following additional packages will be installed:", Section::Ignored),
+    (
+        "The following packages will be DOWNGRADED:",
+        Section::Ignored,
+    ),
+    (
+        "The following held packages will be changed:",
+        Section::Ignored,
+    ),
+    (
+        "The following additional packages will be installed:",
+        Section::Ignored,
+    ),
     (
         "The following packages were automatically installed and are no longer required:",
         Section::Ignored,
@@ -138,11 +159,10 @@ pub fn parse_simulation(output: &str) -> Result<Simulation, ParseError> {
         }
         if line.starts_with(' ') {
             match section {
-                Some(Section::Note | Section::Ignored) => {}
+                Some(Section::Note | Section::Ignored | Section::New) => {}
                 Some(Section::Upgraded) => upgraded_listed += list_names(line).len(),
                 Some(Section::KeptBack) => simulation.kept_back.extend(list_names(line)),
                 Some(Section::Deferred) => simulation.deferred.extend(list_names(line)),
-                Some(Section::New) => {}
                 None => {
                     return Err(ParseError::UnrecognisedLine {
                         number,
@@ -216,7 +236,11 @@ fn check_counts(
             summary.newly_installed,
             simulation.installs.len() - simulation.upgrades().count(),
         ),
-        ("removals (Remv and Purg lines)", summary.to_remove, removals),
+        (
+            "removals (Remv and Purg lines)",
+            summary.to_remove,
+            removals,
+        ),
         (
             "upgrades (names under \"will be upgraded\")",
             summary.upgraded,
@@ -267,7 +291,7 @@ fn parse_inst(rest: &str) -> Option<SimulatedInstall> {
     let (inner, after) = inner_and_after.split_once(')')?;
     let after = after.trim();
     // apt appends the packages this step leaves broken, such as `[libc-bin:amd64 ]`.
-    if !after.is_empty() && !(after.starts_with('[') && after.ends_with(']')) {
+    if !after.is_empty() && (!after.starts_with('[') || !after.ends_with(']')) {
         return None;
     }
 
@@ -442,15 +466,18 @@ mod tests {
 
     #[test]
     fn inst_line_of_new_dependency() {
-        let install = parse_inst("linux-image-6.1.0-18-amd64 (6.1.76-1 Debian:12.5/stable [amd64])")
-            .unwrap();
+        let install =
+            parse_inst("linux-image-6.1.0-18-amd64 (6.1.76-1 Debian:12.5/stable [amd64])").unwrap();
         assert_eq!(install.current_version, None);
         assert!(!install.is_security());
     }
 
     #[test]
     fn inst_line_rejects_trailing_text() {
-        assert_eq!(parse_inst("foo [1.0] (2.0 Debian:12/stable [all]) extra"), None);
+        assert_eq!(
+            parse_inst("foo [1.0] (2.0 Debian:12/stable [all]) extra"),
+            None
+        );
         assert_eq!(parse_inst("foo [1.0] (2.0 Debian:12/stable [all"), None);
         assert_eq!(parse_inst("foo [1.0"), None);
     }
@@ -473,16 +500,20 @@ mod tests {
 
     #[test]
     fn summary_variants() {
-        let summary =
-            parse_summary("2 upgraded, 1 newly installed, 1 downgraded, 3 to remove and 4 not upgraded.")
-                .unwrap();
+        let summary = parse_summary(
+            "2 upgraded, 1 newly installed, 1 downgraded, 3 to remove and 4 not upgraded.",
+        )
+        .unwrap();
         assert_eq!(summary.upgraded, 2);
         assert_eq!(summary.newly_installed, 1);
         assert_eq!(summary.downgraded, 1);
         assert_eq!(summary.to_remove, 3);
         assert_eq!(summary.not_upgraded, 4);
         assert_eq!(parse_summary("2 upgraded, 1 newly installed"), None);
-        assert_eq!(parse_summary("2 frobbed, 0 to remove and 0 not upgraded."), None);
+        assert_eq!(
+            parse_summary("2 frobbed, 0 to remove and 0 not upgraded."),
+            None
+        );
     }
 
     #[test]
@@ -575,7 +606,12 @@ not-installed:
             (
                 "phased.txt",
                 Expected {
-                    upgrades: &[("libsystemd0", "249.11-0ubuntu3.11", "249.11-0ubuntu3.12", false)],
+                    upgrades: &[(
+                        "libsystemd0",
+                        "249.11-0ubuntu3.11",
+                        "249.11-0ubuntu3.12",
+                        false,
+                    )],
                     new_installs: 0,
                     kept_back: &[],
                     deferred: &["python3-software-properties", "software-properties-common"],
@@ -613,8 +649,8 @@ not-installed:
             ),
         ];
         for (file, expected) in cases {
-            let simulation = parse_simulation(&fixture(file))
-                .unwrap_or_else(|error| panic!("{file}: {error}"));
+            let simulation =
+                parse_simulation(&fixture(file)).unwrap_or_else(|error| panic!("{file}: {error}"));
             let upgrades: Vec<(&str, &str, &str, bool)> = simulation
                 .upgrades()
                 .map(|install| {
@@ -629,7 +665,10 @@ not-installed:
             assert_eq!(upgrades, expected.upgrades, "{file}: upgrades");
             let new_installs = simulation.installs.len() - simulation.upgrades().count();
             assert_eq!(new_installs, expected.new_installs, "{file}: new installs");
-            assert_eq!(simulation.kept_back, expected.kept_back, "{file}: kept back");
+            assert_eq!(
+                simulation.kept_back, expected.kept_back,
+                "{file}: kept back"
+            );
             assert_eq!(simulation.deferred, expected.deferred, "{file}: deferred");
         }
     }
@@ -650,7 +689,14 @@ not-installed:
 
         let mismatch = parse_simulation(&fixture("count-mismatch.txt")).unwrap_err();
         assert!(
-            matches!(mismatch, ParseError::CountMismatch { expected: 2, found: 1, .. }),
+            matches!(
+                mismatch,
+                ParseError::CountMismatch {
+                    expected: 2,
+                    found: 1,
+                    ..
+                }
+            ),
             "{mismatch}"
         );
     }

@@ -66,13 +66,21 @@ pub fn upgrade_all_arguments(lock_timeout_option: &str) -> Vec<String> {
     arguments
 }
 
-/// Classifies a failed apt-get run from its output.
+/// Classifies a failed apt-get run from its error lines (`E: ...`).
+///
+/// Only error lines count: while apt waits for the lock it prints "Waiting for cache lock: Could
+/// not get lock ..." as progress, which says nothing about why the run failed later.
 pub fn classify_failure(output: &str) -> JobFailureKind {
-    if output.contains("dpkg was interrupted, you must manually run 'dpkg --configure -a'") {
+    let errors: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("E: "))
+        .collect();
+    let any = |needle: &str| errors.iter().any(|line| line.contains(needle));
+    if any("dpkg was interrupted, you must manually run 'dpkg --configure -a'") {
         JobFailureKind::DpkgInterrupted
-    } else if output.contains("Could not get lock")
-        || output.contains("Unable to acquire the dpkg frontend lock")
-        || output.contains("Unable to lock the administration directory")
+    } else if any("Could not get lock")
+        || any("Unable to acquire the dpkg frontend lock")
+        || any("Unable to lock the administration directory")
     {
         JobFailureKind::LockTimeout
     } else {
@@ -163,7 +171,10 @@ pub fn install(apt: &Apt, selection: &InstallSelection) -> InstallOutcome {
 }
 
 /// Runs detection to list what "all" or "security only" installs, pinned to the versions found.
-fn planned_specs(apt: &Apt, selection: &InstallSelection) -> Result<Vec<PackageSpec>, InstallOutcome> {
+fn planned_specs(
+    apt: &Apt,
+    selection: &InstallSelection,
+) -> Result<Vec<PackageSpec>, InstallOutcome> {
     let updates = apt.detect_updates().map_err(|error| InstallOutcome {
         packages: Vec::new(),
         output_tail: String::new(),
@@ -213,7 +224,10 @@ fn package_result(apt: &Apt, spec: &PackageSpec) -> PackageResult {
         Some(version) if *version == spec.version => (PackageOutcome::Installed, None),
         Some(version) => (
             PackageOutcome::Failed,
-            Some(format!("installed version is {version}, requested {}", spec.version)),
+            Some(format!(
+                "installed version is {version}, requested {}",
+                spec.version
+            )),
         ),
         None => (
             PackageOutcome::Failed,
@@ -234,7 +248,7 @@ fn package_result(apt: &Apt, spec: &PackageSpec) -> PackageResult {
 pub fn query_installed_version(apt: &Apt, name: &str) -> Option<String> {
     let mut command: Command = apt.command("dpkg-query");
     command.args(["-W", "-f=${Status}\t${Version}", "--", name]);
-    match command::run(command, std::time::Duration::from_secs(60)) {
+    match command::run(command, std::time::Duration::from_mins(1)) {
         Ok(output) if output.status.success() => parse_installed_version(&output.stdout),
         Ok(_) => None,
         Err(error) => {
@@ -260,7 +274,10 @@ mod tests {
     fn pinned_arguments_are_separate() {
         let arguments = pinned_install_arguments(
             "DPkg::Lock::Timeout=300",
-            &[spec("openssl", "3.0.11-1~deb12u2"), spec("libc6:i386", "2.36-9+deb12u4")],
+            &[
+                spec("openssl", "3.0.11-1~deb12u2"),
+                spec("libc6:i386", "2.36-9+deb12u4"),
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -295,7 +312,8 @@ mod tests {
         ];
         for case in cases {
             assert!(
-                pinned_install_arguments("DPkg::Lock::Timeout=1", std::slice::from_ref(&case)).is_err(),
+                pinned_install_arguments("DPkg::Lock::Timeout=1", std::slice::from_ref(&case))
+                    .is_err(),
                 "{case:?}"
             );
         }
@@ -317,6 +335,11 @@ mod tests {
                 "E: Version '9.9' for 'openssl' was not found",
                 JobFailureKind::CommandFailed,
             ),
+            (
+                "Waiting for cache lock: Could not get lock /var/lib/dpkg/lock-frontend. It is \
+                 held by process 3300 (dpkg)...\nE: Version '9.9' for 'openssl' was not found",
+                JobFailureKind::CommandFailed,
+            ),
         ];
         for (output, kind) in cases {
             assert_eq!(classify_failure(output), kind, "{output}");
@@ -329,7 +352,10 @@ mod tests {
             parse_installed_version("install ok installed\t2.0"),
             Some("2.0".to_owned())
         );
-        assert_eq!(parse_installed_version("deinstall ok config-files\t1.0"), None);
+        assert_eq!(
+            parse_installed_version("deinstall ok config-files\t1.0"),
+            None
+        );
         assert_eq!(parse_installed_version("unknown ok not-installed\t"), None);
         assert_eq!(parse_installed_version(""), None);
     }

@@ -22,7 +22,7 @@ use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_p
 pub const MANAGER: &str = "apt";
 
 /// Extra time a detection command gets on top of the lock timeout, for downloading lists.
-const DETECTION_EXTRA_TIME: Duration = Duration::from_secs(600);
+const DETECTION_EXTRA_TIME: Duration = Duration::from_mins(10);
 
 /// Settings of the apt backend.
 #[derive(Debug, Clone)]
@@ -72,7 +72,10 @@ impl Apt {
     }
 
     pub(crate) fn lock_timeout_option(&self) -> String {
-        format!("DPkg::Lock::Timeout={}", self.settings.lock_timeout.as_secs())
+        format!(
+            "DPkg::Lock::Timeout={}",
+            self.settings.lock_timeout.as_secs()
+        )
     }
 
     /// Runs a detection command and fails unless it exits with status 0.

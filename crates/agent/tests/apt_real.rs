@@ -1,0 +1,278 @@
+//! Update detection and installs against the real apt and dpkg of this machine, with local
+//! repositories built for each test (see `support`). Needs root, dpkg-dev and apt-utils.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::Command;
+
+use sysmanage_agent::packages::{InstallSelection, PackageManager};
+use sysmanage_protocol::{JobFailureKind, PackageOutcome, PackageSpec, UpdateStatus};
+
+use support::{
+    AptSandbox, PackageVersion, PurgeGuard, installed_version, run_with_lock_retry, unique_name,
+};
+
+#[test]
+fn apt_detects_and_installs_updates() {
+    let plain = unique_name("plain");
+    let secure = unique_name("secure");
+    let sandbox = AptSandbox::new(&[
+        PackageVersion {
+            name: &plain,
+            version: "1.0",
+            repository: "main",
+        },
+        PackageVersion {
+            name: &plain,
+            version: "2.0",
+            repository: "main",
+        },
+        PackageVersion {
+            name: &secure,
+            version: "1.0",
+            repository: "main",
+        },
+        PackageVersion {
+            name: &secure,
+            version: "2.0",
+            repository: "security",
+        },
+    ]);
+    let _guard = PurgeGuard {
+        packages: vec![plain.clone(), secure.clone()],
+    };
+    sandbox.dpkg_install(&plain, "1.0");
+    sandbox.dpkg_install(&secure, "1.0");
+    let apt = sandbox.apt();
+
+    let updates = apt.detect_updates().unwrap();
+    let plain_update = updates
+        .iter()
+        .find(|update| update.name == plain)
+        .expect("plain update");
+    assert_eq!(plain_update.manager, "apt");
+    assert_eq!(plain_update.current_version.as_deref(), Some("1.0"));
+    assert_eq!(plain_update.new_version, "2.0");
+    assert_eq!(plain_update.architecture.as_deref(), Some("all"));
+    assert_eq!(
+        plain_update.origin.as_deref(),
+        Some("SysManageTest:testing")
+    );
+    assert!(!plain_update.security);
+    assert_eq!(plain_update.status, UpdateStatus::Available);
+
+    let secure_update = updates
+        .iter()
+        .find(|update| update.name == secure)
+        .expect("security update");
+    assert_eq!(secure_update.current_version.as_deref(), Some("1.0"));
+    assert_eq!(secure_update.new_version, "2.0");
+    assert_eq!(
+        secure_update.origin.as_deref(),
+        Some("SysManageTest-Security:testing-security")
+    );
+    assert!(secure_update.security);
+
+    let outcome = apt.install(&InstallSelection::Packages(vec![PackageSpec {
+        manager: "apt".into(),
+        name: plain.clone(),
+        version: "2.0".into(),
+    }]));
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    assert_eq!(outcome.packages.len(), 1);
+    assert_eq!(outcome.packages[0].outcome, PackageOutcome::Installed);
+    assert_eq!(
+        outcome.packages[0].installed_version.as_deref(),
+        Some("2.0")
+    );
+    assert_eq!(installed_version(&plain).as_deref(), Some("2.0"));
+    assert_eq!(installed_version(&secure).as_deref(), Some("1.0"));
+
+    let updates = apt.detect_updates().unwrap();
+    assert!(
+        !updates.iter().any(|update| update.name == plain),
+        "{updates:?}"
+    );
+    assert!(
+        updates.iter().any(|update| update.name == secure),
+        "{updates:?}"
+    );
+
+    let outcome = apt.install(&InstallSelection::SecurityOnly);
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    let secure_result = outcome
+        .packages
+        .iter()
+        .find(|package| package.name == secure)
+        .unwrap();
+    assert_eq!(secure_result.outcome, PackageOutcome::Installed);
+    assert_eq!(installed_version(&secure).as_deref(), Some("2.0"));
+}
+
+#[test]
+fn apt_reports_held_package() {
+    let held = unique_name("held");
+    let sandbox = AptSandbox::new(&[
+        PackageVersion {
+            name: &held,
+            version: "1.0",
+            repository: "main",
+        },
+        PackageVersion {
+            name: &held,
+            version: "2.0",
+            repository: "main",
+        },
+    ]);
+    let _guard = PurgeGuard {
+        packages: vec![held.clone()],
+    };
+    sandbox.dpkg_install(&held, "1.0");
+    let output = run_with_lock_retry("apt-mark", &["hold", &held]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let updates = sandbox.apt().detect_updates().unwrap();
+    let update = updates
+        .iter()
+        .find(|update| update.name == held)
+        .expect("held update");
+    assert_eq!(update.status, UpdateStatus::Held);
+    assert_eq!(update.current_version.as_deref(), Some("1.0"));
+    assert_eq!(update.new_version, "2.0");
+
+    let outcome = sandbox.apt().install(&InstallSelection::All);
+    assert_eq!(
+        installed_version(&held).as_deref(),
+        Some("1.0"),
+        "{}",
+        outcome.output_tail
+    );
+}
+
+#[test]
+fn apt_install_of_missing_version_fails() {
+    let name = unique_name("missing");
+    let sandbox = AptSandbox::new(&[PackageVersion {
+        name: &name,
+        version: "1.0",
+        repository: "main",
+    }]);
+    let _guard = PurgeGuard {
+        packages: vec![name.clone()],
+    };
+    sandbox.dpkg_install(&name, "1.0");
+    let apt = sandbox.apt();
+    apt.detect_updates().unwrap();
+
+    let outcome = apt.install(&InstallSelection::Packages(vec![PackageSpec {
+        manager: "apt".into(),
+        name: name.clone(),
+        version: "9.9".into(),
+    }]));
+    let failure = outcome
+        .failure
+        .expect("a missing version must fail the job");
+    assert_eq!(
+        failure.kind,
+        JobFailureKind::CommandFailed,
+        "{}",
+        outcome.output_tail
+    );
+    assert!(
+        outcome.output_tail.contains("9.9"),
+        "{}",
+        outcome.output_tail
+    );
+    assert_eq!(outcome.packages[0].outcome, PackageOutcome::Failed);
+    assert_eq!(
+        outcome.packages[0].installed_version.as_deref(),
+        Some("1.0")
+    );
+}
+
+#[test]
+fn check_command_prints_report() {
+    let name = unique_name("check");
+    let sandbox = AptSandbox::new(&[
+        PackageVersion {
+            name: &name,
+            version: "1.0",
+            repository: "main",
+        },
+        PackageVersion {
+            name: &name,
+            version: "2.0",
+            repository: "security",
+        },
+    ]);
+    let _guard = PurgeGuard {
+        packages: vec![name.clone()],
+    };
+    sandbox.dpkg_install(&name, "1.0");
+    let state = tempfile::tempdir().unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sysmanage-agent"))
+        .args(["check", "--json"])
+        .env("APT_CONFIG", &sandbox.apt_config)
+        .env("SYSMANAGE_AGENT_CONFIG", state.path().join("none.yaml"))
+        .output()
+        .unwrap();
+    // The named configuration file does not exist, which must be an error with exit code 2.
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("none.yaml"));
+
+    let config = state.path().join("agent.yaml");
+    std::fs::write(&config, format!("state_dir: {}\n", state.path().display())).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sysmanage-agent"))
+        .args(["check", "--json", "--config"])
+        .arg(&config)
+        .env("APT_CONFIG", &sandbox.apt_config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: sysmanage_protocol::UpdateReport = serde_json::from_str(&stdout).unwrap();
+    let sysmanage_protocol::ScanOutcome::Ok { updates } = &report.managers[0].outcome else {
+        panic!("apt detection failed: {stdout}");
+    };
+    let update = updates.iter().find(|update| update.name == name).unwrap();
+    assert!(update.security);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_sysmanage-agent"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("APT_CONFIG", &sandbox.apt_config)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(table.starts_with("MANAGER"), "{table}");
+    assert!(table.contains(&name), "{table}");
+
+    // A sources list apt cannot read makes `apt-get update` fail: exit code 1 with the error.
+    std::fs::write(
+        sandbox.directory.path().join("sources.list"),
+        "deb [broken\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sysmanage-agent"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("APT_CONFIG", &sandbox.apt_config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("apt: update detection failed"), "{stderr}");
+}
