@@ -9,6 +9,7 @@
 //! listener) and `cli` (the `sysmanage-server` subcommands).
 
 pub mod agents;
+pub mod api_time;
 pub mod app;
 pub mod auth;
 pub mod cli;

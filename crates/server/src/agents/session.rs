@@ -1,0 +1,356 @@
+//! One authenticated agent connection: reading its messages, answering them, and forwarding
+//! messages queued for it by API handlers.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use sysmanage_protocol::{
+    AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, MessageId,
+    ServerMessage, Welcome, decode,
+};
+use tokio::time::Instant;
+
+use super::handshake::{self, message_type};
+use crate::state::AppState;
+use crate::{hosts, jobs, updates};
+
+/// Interval of server-side WebSocket pings.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Heartbeat intervals without any frame after which the server closes the connection.
+const SILENT_INTERVALS: u32 = 3;
+
+/// Serializes `message` in a fresh envelope and sends it as one text frame.
+pub(super) async fn send_message(
+    socket: &mut WebSocket,
+    message: ServerMessage,
+) -> Result<(), axum::Error> {
+    let text = Envelope::new(message).to_json();
+    socket.send(Message::Text(text.into())).await
+}
+
+/// Sends an `Error` reply. A failed send is left to the read loop, which sees the closed socket.
+pub(super) async fn reply_error(
+    socket: &mut WebSocket,
+    in_reply_to: Option<MessageId>,
+    code: ErrorCode,
+    message: &str,
+) {
+    let reply = ServerMessage::Error(ErrorReply {
+        in_reply_to,
+        code,
+        message: message.to_owned(),
+    });
+    let _ = send_message(socket, reply).await;
+}
+
+/// Runs one connection from the challenge to its close. Never panics on agent input.
+pub(super) async fn run(mut socket: WebSocket, state: AppState) {
+    let nonce = match handshake::new_nonce() {
+        Ok(nonce) => nonce,
+        Err(error) => {
+            tracing::error!(%error, "failed to generate a challenge nonce; closing the connection");
+            return;
+        }
+    };
+    if handshake::send_challenge(&mut socket, &nonce).await.is_err() {
+        return;
+    }
+
+    let verified = match handshake::receive_hello(&mut socket, &nonce).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            tracing::warn!(%error, "agent authentication failed");
+            handshake::reject(&mut socket, &error).await;
+            return;
+        }
+    };
+
+    let host = match hosts::register_agent(&state, &verified.hello, &verified.public_key).await {
+        Ok(host) => host,
+        Err(error) => {
+            tracing::error!(%error, "failed to register the agent's host");
+            reply_error(
+                &mut socket,
+                None,
+                ErrorCode::Internal,
+                "the server could not store the host; reconnect later",
+            )
+            .await;
+            return;
+        }
+    };
+    tracing::Span::current().record("host_id", host.id);
+    tracing::info!(
+        approval = host.approval.as_str(),
+        agent_version = %verified.hello.agent_version,
+        "agent connected"
+    );
+
+    let mut registration = state.agents.register(host.id);
+    state.liveness.connected(
+        host.id,
+        registration.connection_id,
+        host.approval == Approval::Approved,
+        host.status,
+    );
+
+    let mut session = Session {
+        socket,
+        state,
+        host_id: host.id,
+    };
+    session.serve(&mut registration.receiver, host.approval).await;
+
+    session
+        .state
+        .agents
+        .unregister(session.host_id, registration.connection_id);
+    session
+        .state
+        .liveness
+        .disconnected(session.host_id, registration.connection_id);
+    tracing::info!("agent disconnected");
+}
+
+struct Session {
+    socket: WebSocket,
+    state: AppState,
+    host_id: i64,
+}
+
+/// Whether the read loop goes on after a frame.
+enum Flow {
+    Continue,
+    Close,
+}
+
+impl Session {
+    async fn send(&mut self, message: ServerMessage) -> Flow {
+        match send_message(&mut self.socket, message).await {
+            Ok(()) => Flow::Continue,
+            Err(error) => {
+                tracing::debug!(%error, "failed to send to the agent");
+                Flow::Close
+            }
+        }
+    }
+
+    async fn reply_error(&mut self, in_reply_to: Option<MessageId>, code: ErrorCode, message: &str) {
+        reply_error(&mut self.socket, in_reply_to, code, message).await;
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.socket.send(Message::Close(Some(frame))).await;
+    }
+
+    /// Sends `Welcome`, delivers open jobs, then serves frames until either side closes.
+    async fn serve(
+        &mut self,
+        outgoing: &mut tokio::sync::mpsc::Receiver<ServerMessage>,
+        approval: Approval,
+    ) {
+        let config = &self.state.config.agents;
+        let welcome = Welcome {
+            host_id: self.host_id,
+            approval,
+            settings: AgentSettings {
+                heartbeat_interval_secs: config.heartbeat_interval_secs,
+                update_check_interval_secs: config.update_check_interval_secs,
+            },
+        };
+        let silence_limit =
+            Duration::from_secs(config.heartbeat_interval_secs.max(1)) * SILENT_INTERVALS;
+        if let Flow::Close = self.send(ServerMessage::Welcome(welcome)).await {
+            return;
+        }
+        if approval == Approval::Approved
+            && let Flow::Close = self.deliver_open_jobs().await
+        {
+            return;
+        }
+
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        let mut last_frame = Instant::now();
+        loop {
+            let flow = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(message)) => {
+                        last_frame = Instant::now();
+                        self.handle_frame(message).await
+                    }
+                    Some(Err(error)) => {
+                        tracing::debug!(%error, "agent connection failed");
+                        Flow::Close
+                    }
+                    None => Flow::Close,
+                },
+                message = outgoing.recv() => match message {
+                    Some(message) => self.send(message).await,
+                    None => {
+                        self.close(close_code::POLICY, "replaced by a newer connection of this host")
+                            .await;
+                        Flow::Close
+                    }
+                },
+                _ = ping.tick() => match self.socket.send(Message::Ping(Default::default())).await {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Close,
+                },
+                () = tokio::time::sleep_until(last_frame + silence_limit) => {
+                    tracing::warn!(
+                        silent_secs = silence_limit.as_secs(),
+                        "closing silent agent connection"
+                    );
+                    self.close(close_code::AWAY, "no message for three heartbeat intervals").await;
+                    Flow::Close
+                }
+            };
+            if let Flow::Close = flow {
+                return;
+            }
+        }
+    }
+
+    async fn deliver_open_jobs(&mut self) -> Flow {
+        let open = match jobs::jobs_to_deliver(&self.state, self.host_id).await {
+            Ok(open) => open,
+            Err(error) => {
+                tracing::error!(%error, "failed to load jobs to deliver; they are retried on the next connection");
+                return Flow::Continue;
+            }
+        };
+        for job in open {
+            let job_id = job.job_id;
+            if let Flow::Close = self.send(ServerMessage::InstallJob(job)).await {
+                return Flow::Close;
+            }
+            tracing::info!(job_id, "install job delivered");
+            if let Err(error) = jobs::mark_sent(&self.state, job_id).await {
+                tracing::error!(%error, job_id, "failed to mark a delivered job as sent");
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn handle_frame(&mut self, frame: Message) -> Flow {
+        match frame {
+            Message::Text(text) => self.handle_text(text.as_str()).await,
+            Message::Binary(_) => {
+                tracing::warn!("agent sent a binary frame");
+                self.reply_error(
+                    None,
+                    ErrorCode::MalformedMessage,
+                    "binary frames are not supported; send JSON text frames",
+                )
+                .await;
+                Flow::Continue
+            }
+            Message::Ping(_) | Message::Pong(_) => Flow::Continue,
+            Message::Close(_) => Flow::Close,
+        }
+    }
+
+    async fn handle_text(&mut self, text: &str) -> Flow {
+        let envelope = match decode::<AgentMessage>(text) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "malformed agent message");
+                self.reply_error(error.message_id(), error.code(), &error.to_string())
+                    .await;
+                return Flow::Continue;
+            }
+        };
+        let id = envelope.id;
+        match envelope.payload {
+            AgentMessage::Heartbeat(_) => {
+                self.state.liveness.heartbeat(self.host_id);
+                self.send(ServerMessage::Ack { of: id }).await
+            }
+            AgentMessage::Hello(_) => {
+                self.reply_error(
+                    Some(id),
+                    ErrorCode::UnexpectedMessage,
+                    "hello is only allowed as the first message of a connection",
+                )
+                .await;
+                Flow::Continue
+            }
+            AgentMessage::Error(reply) => {
+                tracing::warn!(
+                    code = ?reply.code,
+                    in_reply_to = ?reply.in_reply_to,
+                    message = %reply.message,
+                    "agent could not process a server message"
+                );
+                Flow::Continue
+            }
+            other => self.handle_approved_only(id, other).await,
+        }
+    }
+
+    /// Handles messages that only an approved host may send. The approval is read from the
+    /// database for each one, so that an approval change applies to the next message.
+    async fn handle_approved_only(&mut self, id: MessageId, message: AgentMessage) -> Flow {
+        match hosts::current_approval(&self.state.db, self.host_id).await {
+            Ok(Some(Approval::Approved)) => {}
+            Ok(_) => {
+                tracing::warn!(
+                    message_type = message_type(&message),
+                    "ignored message from a host that is not approved"
+                );
+                self.reply_error(
+                    Some(id),
+                    ErrorCode::NotApproved,
+                    "this host is not approved; an administrator must approve it first",
+                )
+                .await;
+                return Flow::Continue;
+            }
+            Err(error) => {
+                tracing::error!(%error, "failed to read the host's approval");
+                self.reply_error(Some(id), ErrorCode::Internal, "database error; retry later")
+                    .await;
+                return Flow::Continue;
+            }
+        }
+
+        let reply = match message {
+            AgentMessage::UpdateReport(report) => {
+                match updates::store_report(&self.state, self.host_id, &report).await {
+                    Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
+                    Err(error) => Err(error.into_reply()),
+                }
+            }
+            AgentMessage::JobStarted { job_id } => {
+                jobs::record_started(&self.state, self.host_id, job_id)
+                    .await
+                    .map(|()| None)
+                    .map_err(|error| error.into_reply())
+            }
+            AgentMessage::JobResult(result) => {
+                let job_id = result.job_id;
+                jobs::record_result(&self.state, self.host_id, &result)
+                    .await
+                    .map(|()| Some(ServerMessage::JobResultAck { job_id }))
+                    .map_err(|error| error.into_reply())
+            }
+            AgentMessage::Hello(_) | AgentMessage::Heartbeat(_) | AgentMessage::Error(_) => {
+                Ok(None)
+            }
+        };
+        match reply {
+            Ok(Some(message)) => self.send(message).await,
+            Ok(None) => Flow::Continue,
+            Err((code, message)) => {
+                self.reply_error(Some(id), code, &message).await;
+                Flow::Continue
+            }
+        }
+    }
+}
+

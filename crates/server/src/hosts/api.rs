@@ -1,0 +1,410 @@
+//! Handlers of the `/hosts` API.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{Pagination, approval};
+use crate::api_time::{rfc3339, rfc3339_opt};
+use crate::db::entities::{host, host_event, host_update};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Who is recorded in `host_events.detail` for approval changes.
+// TODO: use the logged-in user's id once the auth middleware provides it.
+const ACTOR: &str = "an administrator";
+
+/// A host as the API returns it.
+#[derive(Debug, Serialize)]
+pub struct HostView {
+    pub id: i64,
+    pub hostname: String,
+    pub fqdn: String,
+    pub os_name: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub architecture: String,
+    pub machine_id: Option<String>,
+    pub agent_version: String,
+    pub approval: String,
+    pub conflict_with_host_id: Option<i64>,
+    /// The host `conflict_with_host_id` points at, with its hostname and approval.
+    pub conflict_with: Option<ConflictView>,
+    pub status: String,
+    pub connected: bool,
+    pub last_seen_at: Option<String>,
+    pub seconds_since_last_seen: Option<i64>,
+    pub status_changed_at: Option<String>,
+    pub reboot_required: bool,
+    pub pending_updates: i64,
+    pub security_updates: i64,
+    pub updates_checked_at: Option<String>,
+    pub update_error: Option<String>,
+    pub created_at: Option<String>,
+    pub approved_at: Option<String>,
+}
+
+/// The other host of a hostname conflict.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConflictView {
+    pub host_id: i64,
+    pub hostname: String,
+    pub approval: String,
+}
+
+/// One page of a list endpoint.
+#[derive(Debug, Serialize)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    /// Number of items that match the filters, on all pages.
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// Filters and order of `GET /hosts`.
+#[derive(Debug, Default, Deserialize)]
+pub struct HostFilter {
+    /// `up`, `down` or `unknown`.
+    pub status: Option<String>,
+    /// `pending`, `approved` or `rejected`.
+    pub approval: Option<String>,
+    /// Case-insensitive substring of the hostname.
+    pub hostname: Option<String>,
+    /// A column name, `-` first for descending: `hostname` (default), `id`, `status`,
+    /// `last_seen_at`, `created_at`.
+    pub sort: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ApproveRequest {
+    /// Approve even though another approved host has this hostname, and reject that host.
+    #[serde(default)]
+    pub replace: bool,
+}
+
+/// Update counts of one host: all pending updates and the security ones among them.
+#[derive(Debug, Clone, Copy, Default)]
+struct UpdateCounts {
+    total: i64,
+    security: i64,
+}
+
+async fn update_counts(
+    db: &impl ConnectionTrait,
+    host_ids: &[i64],
+) -> Result<HashMap<i64, UpdateCounts>, DbErr> {
+    if host_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    use sea_orm::sea_query::ExprTrait as _;
+
+    let rows: Vec<(i64, i64, Option<i64>)> = host_update::Entity::find()
+        .select_only()
+        .column(host_update::Column::HostId)
+        .column_as(Expr::col(host_update::Column::Id).count(), "total")
+        .column_as(
+            Expr::cust("SUM(CASE WHEN security THEN 1 ELSE 0 END)"),
+            "security",
+        )
+        .filter(host_update::Column::HostId.is_in(host_ids.iter().copied()))
+        .group_by(host_update::Column::HostId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(host_id, total, security)| {
+            (
+                host_id,
+                UpdateCounts {
+                    total,
+                    security: security.unwrap_or(0),
+                },
+            )
+        })
+        .collect())
+}
+
+async fn conflicts(
+    db: &impl ConnectionTrait,
+    hosts: &[host::Model],
+) -> Result<HashMap<i64, ConflictView>, DbErr> {
+    let ids: Vec<i64> = hosts
+        .iter()
+        .filter_map(|model| model.conflict_with_host_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let others = host::Entity::find()
+        .filter(host::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(others
+        .into_iter()
+        .map(|other| {
+            (
+                other.id,
+                ConflictView {
+                    host_id: other.id,
+                    hostname: other.hostname,
+                    approval: other.approval,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Builds the API views of `hosts`, with their update counts, conflicts and live last-seen times.
+async fn views(state: &AppState, hosts: Vec<host::Model>) -> Result<Vec<HostView>, DbErr> {
+    let ids: Vec<i64> = hosts.iter().map(|model| model.id).collect();
+    let counts = update_counts(&state.db, &ids).await?;
+    let conflicts = conflicts(&state.db, &hosts).await?;
+    let now = state.clock.now_ms();
+    Ok(hosts
+        .into_iter()
+        .map(|model| {
+            let counts = counts.get(&model.id).copied().unwrap_or_default();
+            // The tracker is ahead of the database by up to one flush interval.
+            let last_seen = match (model.last_seen_at, state.liveness.last_seen_ms(model.id)) {
+                (Some(stored), Some(live)) => Some(stored.max(live)),
+                (stored, live) => stored.or(live),
+            };
+            HostView {
+                conflict_with: model
+                    .conflict_with_host_id
+                    .and_then(|id| conflicts.get(&id).cloned()),
+                connected: state.agents.is_connected(model.id),
+                last_seen_at: rfc3339_opt(last_seen),
+                seconds_since_last_seen: last_seen.map(|seen| (now - seen).max(0) / 1000),
+                status_changed_at: rfc3339(model.status_changed_at),
+                pending_updates: counts.total,
+                security_updates: counts.security,
+                updates_checked_at: rfc3339_opt(model.updates_checked_at),
+                created_at: rfc3339(model.created_at),
+                approved_at: rfc3339_opt(model.approved_at),
+                id: model.id,
+                hostname: model.hostname,
+                fqdn: model.fqdn,
+                os_name: model.os_name,
+                os_version: model.os_version,
+                kernel: model.kernel,
+                architecture: model.architecture,
+                machine_id: model.machine_id,
+                agent_version: model.agent_version,
+                approval: model.approval,
+                conflict_with_host_id: model.conflict_with_host_id,
+                status: model.status,
+                reboot_required: model.reboot_required,
+                update_error: model.update_error,
+            }
+        })
+        .collect())
+}
+
+/// Returns the view of one host, or 404.
+pub(crate) async fn host_view(state: &AppState, host_id: i64) -> ApiResult<HostView> {
+    let model = host::Entity::find_by_id(host_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
+    views(state, vec![model])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))
+}
+
+fn check_choice(field: &str, value: &str, allowed: &[&str]) -> ApiResult<()> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            field,
+            format!("{value:?} is not one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// Escapes `%`, `_` and the escape character itself for a `LIKE` pattern.
+fn escape_like(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for character in value.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+fn host_condition(filter: &HostFilter) -> ApiResult<Condition> {
+    use sea_orm::sea_query::ExprTrait as _;
+
+    let mut condition = Condition::all();
+    if let Some(status) = &filter.status {
+        check_choice("status", status, &["up", "down", "unknown"])?;
+        condition = condition.add(host::Column::Status.eq(status));
+    }
+    if let Some(approval) = &filter.approval {
+        check_choice("approval", approval, &["pending", "approved", "rejected"])?;
+        condition = condition.add(host::Column::Approval.eq(approval));
+    }
+    if let Some(hostname) = filter.hostname.as_deref().filter(|value| !value.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&hostname.to_lowercase()));
+        condition = condition.add(
+            Expr::expr(Func::lower(Expr::col(host::Column::Hostname)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    Ok(condition)
+}
+
+fn host_order(sort: Option<&str>) -> ApiResult<(host::Column, sea_orm::Order)> {
+    let sort = sort.unwrap_or("hostname");
+    let (name, order) = match sort.strip_prefix('-') {
+        Some(name) => (name, sea_orm::Order::Desc),
+        None => (sort, sea_orm::Order::Asc),
+    };
+    let column = match name {
+        "hostname" => host::Column::Hostname,
+        "id" => host::Column::Id,
+        "status" => host::Column::Status,
+        "last_seen_at" => host::Column::LastSeenAt,
+        "created_at" => host::Column::CreatedAt,
+        _ => {
+            return Err(ApiError::invalid(
+                "sort",
+                format!(
+                    "{sort:?} is not one of hostname, id, status, last_seen_at, created_at \
+                     (prefix - for descending)"
+                ),
+            ));
+        }
+    };
+    Ok((column, order))
+}
+
+/// `GET /hosts`: one page of hosts, filtered by `status`, `approval` and `hostname`, sorted by
+/// `sort`.
+pub async fn list_hosts(
+    State(state): State<AppState>,
+    Query(pagination): Query<Pagination>,
+    Query(filter): Query<HostFilter>,
+) -> ApiResult<Json<PageView<HostView>>> {
+    let (limit, offset) = pagination.resolve()?;
+    let condition = host_condition(&filter)?;
+    let (column, order) = host_order(filter.sort.as_deref())?;
+
+    let query = host::Entity::find().filter(condition);
+    let total = query.clone().count(&state.db).await?;
+    let hosts = query
+        .order_by(column, order.clone())
+        .order_by(host::Column::Id, order)
+        .limit(limit)
+        .offset(offset)
+        .all(&state.db)
+        .await?;
+    Ok(Json(PageView {
+        items: views(&state, hosts).await?,
+        total,
+        limit,
+        offset,
+    }))
+}
+
+/// `GET /hosts/{id}`.
+pub async fn get_host(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+) -> ApiResult<Json<HostView>> {
+    Ok(Json(host_view(&state, host_id).await?))
+}
+
+/// `POST /hosts/{id}/approve`, with an optional body `{"replace": true}`.
+pub async fn approve_host(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+    body: Option<Json<ApproveRequest>>,
+) -> ApiResult<Json<HostView>> {
+    let replace = body.is_some_and(|Json(request)| request.replace);
+    approval::approve(&state, host_id, replace, ACTOR).await?;
+    Ok(Json(host_view(&state, host_id).await?))
+}
+
+/// `POST /hosts/{id}/reject`.
+pub async fn reject_host(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+) -> ApiResult<Json<HostView>> {
+    approval::reject(&state, host_id, ACTOR).await?;
+    Ok(Json(host_view(&state, host_id).await?))
+}
+
+/// `DELETE /hosts/{id}`: 204 on success.
+pub async fn delete_host(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    approval::delete(&state, host_id, ACTOR).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One row of a host's history.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: i64,
+    /// `registered`, `approved`, `rejected`, `up` or `down`.
+    pub kind: String,
+    pub at: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// `GET /hosts/{id}/events`: the host's history, newest first.
+pub async fn list_events(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+    Query(pagination): Query<Pagination>,
+) -> ApiResult<Json<PageView<EventView>>> {
+    let (limit, offset) = pagination.resolve()?;
+    if host::Entity::find_by_id(host_id)
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound(format!("host {host_id}")));
+    }
+    let query = host_event::Entity::find().filter(host_event::Column::HostId.eq(host_id));
+    let total = query.clone().count(&state.db).await?;
+    let rows = query
+        .order_by_desc(host_event::Column::At)
+        .order_by_desc(host_event::Column::Id)
+        .limit(limit)
+        .offset(offset)
+        .all(&state.db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|row| EventView {
+            id: row.id,
+            kind: row.kind,
+            at: rfc3339(row.at),
+            detail: row.detail,
+        })
+        .collect();
+    Ok(Json(PageView {
+        items,
+        total,
+        limit,
+        offset,
+    }))
+}
+

@@ -1,0 +1,263 @@
+//! `POST /hosts/{id}/updates/install`: validation of the request and creation of the job.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use sysmanage_protocol::{
+    Approval, InstallJob, InstallRequest, PackageSpec, ServerMessage, validate_manager,
+    validate_package_name, validate_version,
+};
+
+use super::delivery::mark_sent;
+use super::job_state;
+use crate::db::entities::{host, job, job_package};
+use crate::error::{ApiError, ApiResult};
+use crate::events::{self, Event};
+use crate::hosts::parse_approval;
+use crate::state::AppState;
+
+/// Maximum packages of one job.
+const MAX_PACKAGES: usize = 1000;
+
+/// Request body: exactly one of `packages`, `all: true` or `security_only: true`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InstallBody {
+    packages: Option<Vec<PackageBody>>,
+    all: Option<bool>,
+    security_only: Option<bool>,
+}
+
+/// One package of the request. Fields are optional here so that a missing one gets an error
+/// naming its index.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageBody {
+    manager: Option<String>,
+    name: Option<String>,
+    version: Option<String>,
+}
+
+/// Body of the 201 answer.
+#[derive(Debug, Serialize)]
+pub struct JobCreated {
+    pub job_id: i64,
+    /// `queued`, or `sent` when the host was connected and the job went out at once.
+    pub state: &'static str,
+}
+
+/// Parses and validates the body into an install request. Errors name the field, such as
+/// `packages[0].version`.
+fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
+    let body: InstallBody = serde_json::from_slice(body)
+        .map_err(|error| ApiError::invalid("body", format!("invalid JSON: {error}")))?;
+    let forms = [
+        body.packages.is_some(),
+        body.all == Some(true),
+        body.security_only == Some(true),
+    ];
+    if forms.iter().filter(|present| **present).count() != 1 {
+        return Err(ApiError::invalid(
+            "body",
+            "give exactly one of {\"packages\": [...]}, {\"all\": true} or \
+             {\"security_only\": true}",
+        ));
+    }
+    if body.all == Some(true) {
+        return Ok(InstallRequest::All);
+    }
+    if body.security_only == Some(true) {
+        return Ok(InstallRequest::SecurityOnly);
+    }
+    let packages = body.packages.unwrap_or_default();
+    if packages.is_empty() {
+        return Err(ApiError::invalid("packages", "must list at least one package"));
+    }
+    if packages.len() > MAX_PACKAGES {
+        return Err(ApiError::invalid(
+            "packages",
+            format!("must list at most {MAX_PACKAGES} packages"),
+        ));
+    }
+
+    let mut specs = Vec::with_capacity(packages.len());
+    let mut seen = HashSet::new();
+    for (index, package) in packages.into_iter().enumerate() {
+        let field = |name: &str| format!("packages[{index}].{name}");
+        let missing = |name: &str| ApiError::invalid(field(name), "is missing");
+        let manager = package.manager.ok_or_else(|| missing("manager"))?;
+        let name = package.name.ok_or_else(|| missing("name"))?;
+        let version = package.version.ok_or_else(|| missing("version"))?;
+        validate_manager(&manager).map_err(|error| ApiError::invalid(field("manager"), error.to_string()))?;
+        validate_package_name(&name).map_err(|error| ApiError::invalid(field("name"), error.to_string()))?;
+        validate_version(&version).map_err(|error| ApiError::invalid(field("version"), error.to_string()))?;
+        if !seen.insert((manager.clone(), name.clone())) {
+            return Err(ApiError::invalid(
+                field("name"),
+                format!("{manager} package {name} is listed more than once"),
+            ));
+        }
+        specs.push(PackageSpec {
+            manager,
+            name,
+            version,
+        });
+    }
+    Ok(InstallRequest::Packages { packages: specs })
+}
+
+/// `POST /hosts/{id}/updates/install`: creates a job for an approved host and sends it at once
+/// when the host is connected. 201 with `{"job_id": ..., "state": ...}`; 404 for an unknown
+/// host; 409 for a host that is not approved; 422 naming the invalid field.
+pub async fn create_job(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<JobCreated>)> {
+    let request = parse_request(&body)?;
+    let model = host::Entity::find_by_id(host_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
+    if parse_approval(&model.approval) != Approval::Approved {
+        return Err(ApiError::Conflict(format!(
+            "host {host_id} is {}; only approved hosts can install updates",
+            model.approval
+        )));
+    }
+
+    // TODO: record the logged-in user in `created_by` once the auth middleware provides it.
+    let job_id = insert_job(&state, host_id, &request, None).await?;
+    tracing::info!(host_id, job_id, "install job created");
+    events::publish(
+        &state,
+        Event::JobState {
+            job_id,
+            host_id,
+            state: job_state::QUEUED.to_owned(),
+        },
+    );
+
+    let delivered = state
+        .agents
+        .send(host_id, ServerMessage::InstallJob(InstallJob { job_id, request }))
+        .await
+        .is_ok();
+    let job_state = if delivered {
+        mark_sent(&state, job_id).await?;
+        tracing::info!(host_id, job_id, "install job delivered");
+        job_state::SENT
+    } else {
+        job_state::QUEUED
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(JobCreated {
+            job_id,
+            state: job_state,
+        }),
+    ))
+}
+
+async fn insert_job(
+    state: &AppState,
+    host_id: i64,
+    request: &InstallRequest,
+    created_by: Option<i64>,
+) -> ApiResult<i64> {
+    let now = state.clock.now_ms();
+    let expiry_ms = i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000))
+        .unwrap_or(i64::MAX);
+    let request_json = serde_json::to_string(request)
+        .map_err(|error| ApiError::Internal(anyhow::anyhow!("failed to serialize a job request: {error}")))?;
+
+    let txn = state.db.begin().await?;
+    let inserted = job::ActiveModel {
+        host_id: Set(host_id),
+        request: Set(request_json),
+        state: Set(job_state::QUEUED.to_owned()),
+        created_by: Set(created_by),
+        created_at: Set(now),
+        sent_at: Set(None),
+        started_at: Set(None),
+        finished_at: Set(None),
+        expires_at: Set(now.saturating_add(expiry_ms)),
+        reboot_required: Set(false),
+        output_tail: Set(None),
+        failure_kind: Set(None),
+        failure_message: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let InstallRequest::Packages { packages } = request {
+        let rows = packages.iter().map(|package| job_package::ActiveModel {
+            job_id: Set(inserted.id),
+            manager: Set(package.manager.clone()),
+            name: Set(package.name.clone()),
+            requested_version: Set(Some(package.version.clone())),
+            installed_version: Set(None),
+            outcome: Set("pending".to_owned()),
+            message: Set(None),
+            ..Default::default()
+        });
+        job_package::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(inserted.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(body: &str) -> String {
+        match parse_request(body.as_bytes()) {
+            Err(ApiError::Invalid { field, .. }) => field,
+            other => panic!("expected a validation error for {body}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn forms_parsed() {
+        assert_eq!(parse_request(br#"{"all": true}"#).unwrap(), InstallRequest::All);
+        assert_eq!(
+            parse_request(br#"{"security_only": true}"#).unwrap(),
+            InstallRequest::SecurityOnly
+        );
+        let packages =
+            parse_request(br#"{"packages": [{"manager": "apt", "name": "curl", "version": "8.0-1"}]}"#)
+                .unwrap();
+        assert!(matches!(packages, InstallRequest::Packages { packages } if packages.len() == 1));
+    }
+
+    #[test]
+    fn invalid_fields_named() {
+        assert_eq!(field_of(r#"{"all": true, "security_only": true}"#), "body");
+        assert_eq!(field_of(r"{}"), "body");
+        assert_eq!(field_of(r#"{"all": false}"#), "body");
+        assert_eq!(field_of(r#"{"packages": []}"#), "packages");
+        assert_eq!(
+            field_of(r#"{"packages": [{"manager": "apt", "name": "curl", "version": "--force"}]}"#),
+            "packages[0].version"
+        );
+        assert_eq!(
+            field_of(
+                r#"{"packages": [{"manager": "apt", "name": "curl", "version": "1"},
+                                 {"manager": "npm", "name": "x", "version": "1"}]}"#
+            ),
+            "packages[1].manager"
+        );
+        assert_eq!(
+            field_of(r#"{"packages": [{"manager": "apt", "version": "1"}]}"#),
+            "packages[0].name"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Handlers of the updates API: per-host and fleet-wide lists, and scan requests.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use sysmanage_protocol::{Approval, ServerMessage};
+
+use crate::agents::SendError;
+use crate::db::entities::{host, host_update};
+use crate::error::{ApiError, ApiResult};
+use crate::hosts::{Pagination, parse_approval, parse_bool_param, parse_param};
+use crate::state::AppState;
+
+/// One pending update as the API returns it.
+#[derive(Debug, Serialize)]
+pub struct UpdateView {
+    pub id: i64,
+    pub host_id: i64,
+    pub hostname: Option<String>,
+    pub manager: String,
+    pub name: String,
+    /// `null` when the manager has no notion of architecture.
+    pub architecture: Option<String>,
+    pub current_version: Option<String>,
+    pub new_version: String,
+    pub origin: Option<String>,
+    pub security: bool,
+    /// `available`, `held` or `deferred`.
+    pub status: String,
+}
+
+/// One page of updates.
+#[derive(Debug, Serialize)]
+pub struct UpdatePage {
+    pub items: Vec<UpdateView>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// Filters of the update lists. `host_id` applies to `GET /updates` only.
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateFilter {
+    pub host_id: Option<String>,
+    pub manager: Option<String>,
+    /// `true` for security updates only, `false` for the others.
+    pub security: Option<String>,
+    /// `available`, `held` or `deferred`.
+    pub status: Option<String>,
+}
+
+fn update_condition(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Condition> {
+    let mut condition = Condition::all();
+    let host_id = match (host_id, &filter.host_id) {
+        (Some(id), _) => Some(id),
+        (None, Some(value)) => Some(parse_param::<i64>("host_id", value)?),
+        (None, None) => None,
+    };
+    if let Some(host_id) = host_id {
+        condition = condition.add(host_update::Column::HostId.eq(host_id));
+    }
+    if let Some(manager) = &filter.manager {
+        sysmanage_protocol::validate_manager(manager)
+            .map_err(|error| ApiError::invalid("manager", error.to_string()))?;
+        condition = condition.add(host_update::Column::Manager.eq(manager));
+    }
+    if let Some(security) = &filter.security {
+        let security = parse_bool_param("security", security)?;
+        condition = condition.add(host_update::Column::Security.eq(security));
+    }
+    if let Some(status) = &filter.status {
+        if !["available", "held", "deferred"].contains(&status.as_str()) {
+            return Err(ApiError::invalid(
+                "status",
+                format!("{status:?} is not one of available, held, deferred"),
+            ));
+        }
+        condition = condition.add(host_update::Column::Status.eq(status));
+    }
+    Ok(condition)
+}
+
+/// Runs a filtered, paginated update query: security updates first, then by host, manager and
+/// name.
+async fn query_updates(
+    state: &AppState,
+    condition: Condition,
+    pagination: &Pagination,
+) -> ApiResult<UpdatePage> {
+    let (limit, offset) = pagination.resolve()?;
+    let query = host_update::Entity::find().filter(condition);
+    let total = query.clone().count(&state.db).await?;
+    let rows = query
+        .order_by_desc(host_update::Column::Security)
+        .order_by_asc(host_update::Column::HostId)
+        .order_by_asc(host_update::Column::Manager)
+        .order_by_asc(host_update::Column::Name)
+        .order_by_asc(host_update::Column::Architecture)
+        .limit(limit)
+        .offset(offset)
+        .all(&state.db)
+        .await?;
+
+    let mut host_ids: Vec<i64> = rows.iter().map(|row| row.host_id).collect();
+    host_ids.sort_unstable();
+    host_ids.dedup();
+    let hostnames: HashMap<i64, String> = host::Entity::find()
+        .select_only()
+        .column(host::Column::Id)
+        .column(host::Column::Hostname)
+        .filter(host::Column::Id.is_in(host_ids))
+        .into_tuple::<(i64, String)>()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .collect();
+
+    let items = rows
+        .into_iter()
+        .map(|row| UpdateView {
+            hostname: hostnames.get(&row.host_id).cloned(),
+            architecture: (!row.architecture.is_empty()).then_some(row.architecture),
+            id: row.id,
+            host_id: row.host_id,
+            manager: row.manager,
+            name: row.name,
+            current_version: row.current_version,
+            new_version: row.new_version,
+            origin: row.origin,
+            security: row.security,
+            status: row.status,
+        })
+        .collect();
+    Ok(UpdatePage {
+        items,
+        total,
+        limit,
+        offset,
+    })
+}
+
+async fn find_host(state: &AppState, host_id: i64) -> ApiResult<host::Model> {
+    host::Entity::find_by_id(host_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))
+}
+
+/// `GET /updates`: pending updates of the whole fleet, filtered by `host_id`, `manager`,
+/// `security` and `status`.
+pub async fn list_updates(
+    State(state): State<AppState>,
+    Query(pagination): Query<Pagination>,
+    Query(filter): Query<UpdateFilter>,
+) -> ApiResult<Json<UpdatePage>> {
+    let condition = update_condition(&filter, None)?;
+    Ok(Json(query_updates(&state, condition, &pagination).await?))
+}
+
+/// `GET /hosts/{id}/updates`: pending updates of one host, filtered by `manager`, `security`
+/// and `status`.
+pub async fn list_host_updates(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+    Query(pagination): Query<Pagination>,
+    Query(filter): Query<UpdateFilter>,
+) -> ApiResult<Json<UpdatePage>> {
+    find_host(&state, host_id).await?;
+    let condition = update_condition(&filter, Some(host_id))?;
+    Ok(Json(query_updates(&state, condition, &pagination).await?))
+}
+
+/// Body of a 202 answer to a scan request.
+#[derive(Debug, Serialize)]
+pub struct RefreshAccepted {
+    pub host_id: i64,
+    pub status: &'static str,
+}
+
+/// `POST /hosts/{id}/updates/refresh`: asks the connected agent to scan now. 202 when the
+/// request was queued for the agent, 409 when the host is not approved or not connected.
+pub async fn refresh_updates(
+    State(state): State<AppState>,
+    Path(host_id): Path<i64>,
+) -> ApiResult<(StatusCode, Json<RefreshAccepted>)> {
+    let model = find_host(&state, host_id).await?;
+    if parse_approval(&model.approval) != Approval::Approved {
+        return Err(ApiError::Conflict(format!(
+            "host {host_id} is {}; approve it before requesting a scan",
+            model.approval
+        )));
+    }
+    match state
+        .agents
+        .send(host_id, ServerMessage::RefreshUpdates)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(host_id, "update scan requested");
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(RefreshAccepted {
+                    host_id,
+                    status: "requested",
+                }),
+            ))
+        }
+        Err(SendError::NotConnected) => Err(ApiError::Conflict(format!(
+            "host {host_id} is not connected; retry once its agent is connected again"
+        ))),
+        Err(error @ SendError::QueueFull) => Err(ApiError::Conflict(format!(
+            "host {host_id} is not accepting messages: {error}; retry later"
+        ))),
+    }
+}
