@@ -394,7 +394,7 @@ where
                 match self.context.runner.acknowledge(job_id) {
                     Ok(()) => tracing::info!(job_id, "server stored the job result"),
                     Err(error) => {
-                        tracing::error!(job_id, %error, "could not record the acknowledgement")
+                        tracing::error!(job_id, %error, "could not record the acknowledgement");
                     }
                 }
                 Control::Continue
