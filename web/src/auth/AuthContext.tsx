@@ -1,0 +1,46 @@
+import {
+  useCallback,
+  useEffect,
+  useMemo,
+  useState,
+  type ReactNode,
+} from "react";
+import { useQueryClient } from "@tanstack/react-query";
+import { useApi } from "../api/ApiContext";
+import { AuthContext } from "./useAuth";
+
+/** Tracks whether the API client holds a token, and ends the UI session when it loses it. */
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const [authenticated, setAuthenticated] = useState(api.isAuthenticated);
+  const [message, setMessage] = useState<string | null>(null);
+
+  useEffect(
+    () =>
+      api.onSessionEnd((reason) => {
+        setAuthenticated(false);
+        setMessage(reason);
+        // Data of the ended session must not show to the next user.
+        queryClient.clear();
+      }),
+    [api, queryClient],
+  );
+
+  const login = useCallback(
+    async (userid: string, password: string) => {
+      await api.login(userid, password);
+      setMessage(null);
+      setAuthenticated(true);
+    },
+    [api],
+  );
+
+  const logout = useCallback(() => api.logout(), [api]);
+
+  const value = useMemo(
+    () => ({ authenticated, message, login, logout }),
+    [authenticated, message, login, logout],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}

@@ -1,0 +1,244 @@
+import {
+  Badge,
+  Button,
+  Group,
+  Progress,
+  SegmentedControl,
+  Select,
+  Stack,
+  Text,
+  Title,
+} from "@mantine/core";
+import { IconDownload } from "@tabler/icons-react";
+import {
+  keepPreviousData,
+  useQuery,
+  useQueryClient,
+} from "@tanstack/react-query";
+import { DataTable } from "mantine-datatable";
+import { useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { useApi } from "../api/ApiContext";
+import { installUpdates, listHosts, listUpdates } from "../api/endpoints";
+import type { Update } from "../api/types";
+import { notifyError, notifySuccess } from "../components/notify";
+import { ErrorAlert } from "../components/QueryState";
+import { groupByHost } from "./groupByHost";
+
+interface InstallProgress {
+  done: number;
+  total: number;
+  failed: string[];
+  jobIds: number[];
+}
+
+export function UpdatesPage() {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  const [searchParams, setSearchParams] = useSearchParams();
+  const hostParam = searchParams.get("host_id");
+  const hostId = hostParam === null ? undefined : Number(hostParam);
+  const manager = searchParams.get("manager") ?? undefined;
+  const securityParam = searchParams.get("security");
+  const security =
+    securityParam === null ? undefined : securityParam === "true";
+  const [selected, setSelected] = useState<Update[]>([]);
+  const [progress, setProgress] = useState<InstallProgress | null>(null);
+
+  const hosts = useQuery({
+    queryKey: ["hosts", "all"],
+    queryFn: () => listHosts(api),
+  });
+  const updates = useQuery({
+    queryKey: ["updates", { hostId, manager, security }],
+    queryFn: () => listUpdates(api, { hostId, manager, security }),
+    placeholderData: keepPreviousData,
+  });
+  const items = updates.data?.items ?? [];
+  const hostnames = new Map(
+    (hosts.data?.items ?? []).map((host) => [host.id, host.hostname]),
+  );
+  const managers = [
+    ...new Set(
+      items.map((update) => update.manager).concat(manager ? [manager] : []),
+    ),
+  ].sort();
+
+  const setFilter = (key: string, value: string | null) => {
+    const next = new URLSearchParams(searchParams);
+    if (value) {
+      next.set(key, value);
+    } else {
+      next.delete(key);
+    }
+    setSearchParams(next, { replace: true });
+    setSelected([]);
+  };
+
+  const installSelected = async () => {
+    const groups = groupByHost(selected);
+    const state: InstallProgress = {
+      done: 0,
+      total: groups.size,
+      failed: [],
+      jobIds: [],
+    };
+    setProgress({ ...state });
+    // One request per host, one after another: the API client queue serializes them anyway.
+    for (const [host, packages] of groups) {
+      const name = hostnames.get(host) ?? `host ${host}`;
+      try {
+        const result = await installUpdates(api, host, {
+          packages: packages.map((update) => ({
+            manager: update.manager,
+            name: update.name,
+            version: update.new_version,
+          })),
+        });
+        state.jobIds.push(result.job_id);
+      } catch (error) {
+        state.failed.push(name);
+        notifyError(`Failed to start the install on ${name}`, error);
+      }
+      state.done += 1;
+      setProgress({ ...state });
+    }
+    setSelected([]);
+    void queryClient.invalidateQueries({ queryKey: ["jobs"] });
+    if (state.jobIds.length > 0) {
+      notifySuccess(
+        `${state.jobIds.length} install job${state.jobIds.length === 1 ? "" : "s"} queued.`,
+      );
+    }
+  };
+
+  const installing = progress !== null && progress.done < progress.total;
+  const selectedHosts = groupByHost(selected).size;
+
+  return (
+    <Stack>
+      <Title order={2}>Updates</Title>
+      <Group>
+        <Select
+          placeholder="All hosts"
+          aria-label="Host"
+          clearable
+          searchable
+          data={(hosts.data?.items ?? []).map((host) => ({
+            value: String(host.id),
+            label: host.hostname,
+          }))}
+          value={hostParam}
+          onChange={(value) => setFilter("host_id", value)}
+        />
+        <Select
+          placeholder="All managers"
+          aria-label="Package manager"
+          clearable
+          data={managers}
+          value={manager ?? null}
+          onChange={(value) => setFilter("manager", value)}
+        />
+        <SegmentedControl
+          aria-label="Security"
+          value={securityParam ?? "any"}
+          onChange={(value) =>
+            setFilter("security", value === "any" ? null : value)
+          }
+          data={[
+            { value: "any", label: "All" },
+            { value: "true", label: "Security" },
+            { value: "false", label: "Other" },
+          ]}
+        />
+        <Button
+          leftSection={<IconDownload size={16} />}
+          disabled={selected.length === 0 || installing}
+          onClick={() => void installSelected()}
+        >
+          Install {selected.length} selected on {selectedHosts} host
+          {selectedHosts === 1 ? "" : "s"}
+        </Button>
+      </Group>
+      {progress && (
+        <Stack gap={4} data-testid="install-progress">
+          <Progress
+            value={(progress.done / Math.max(progress.total, 1)) * 100}
+            animated={installing}
+          />
+          <Text size="sm" c="dimmed">
+            {installing
+              ? `Starting installs: ${progress.done} of ${progress.total} hosts…`
+              : `Queued ${progress.jobIds.length} job${progress.jobIds.length === 1 ? "" : "s"}`}
+            {progress.failed.length > 0 &&
+              `; failed on ${progress.failed.join(", ")}`}
+            {!installing && progress.jobIds.length > 0 && (
+              <>
+                {" "}
+                (<Link to="/jobs">see jobs</Link>)
+              </>
+            )}
+          </Text>
+        </Stack>
+      )}
+      {updates.isError && (
+        <ErrorAlert
+          title="Failed to load updates"
+          error={updates.error}
+          onRetry={() => void updates.refetch()}
+        />
+      )}
+      <DataTable<Update>
+        withTableBorder
+        highlightOnHover
+        minHeight={180}
+        records={items}
+        fetching={updates.isFetching}
+        idAccessor={(update) =>
+          `${update.host_id}/${update.manager}/${update.name}/${update.architecture ?? ""}`
+        }
+        selectedRecords={selected}
+        onSelectedRecordsChange={setSelected}
+        isRecordSelectable={(update) => update.status === "available"}
+        noRecordsText="No pending updates match. Hosts report their updates after approval."
+        columns={[
+          {
+            accessor: "host_id",
+            title: "Host",
+            render: (update) => (
+              <Link to={`/hosts/${update.host_id}`}>
+                {update.hostname ??
+                  hostnames.get(update.host_id) ??
+                  update.host_id}
+              </Link>
+            ),
+          },
+          { accessor: "name", title: "Package" },
+          { accessor: "manager" },
+          {
+            accessor: "current_version",
+            title: "Installed",
+            render: (update) => update.current_version ?? "—",
+          },
+          { accessor: "new_version", title: "Available" },
+          {
+            accessor: "security",
+            render: (update) =>
+              update.security ? (
+                <Badge color="orange" size="sm">
+                  security
+                </Badge>
+              ) : null,
+          },
+          {
+            accessor: "status",
+            render: (update) =>
+              update.status === "available" ? null : (
+                <Badge color="gray">{update.status}</Badge>
+              ),
+          },
+        ]}
+      />
+    </Stack>
+  );
+}
