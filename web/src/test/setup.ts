@@ -6,11 +6,15 @@ afterEach(() => {
   cleanup();
 });
 
-// Mantine reads these browser APIs, which jsdom lacks.
+// Mantine reads these browser APIs, which jsdom lacks. Media queries behave as on a wide desktop
+// screen in light mode, so that tables show every column.
 Object.defineProperty(window, "matchMedia", {
   writable: true,
   value: (query: string) => ({
-    matches: false,
+    matches:
+      !/max-width|prefers-color-scheme: dark|prefers-reduced-motion/.test(
+        query,
+      ),
     media: query,
     onchange: null,
     addListener: () => {},
