@@ -14,7 +14,7 @@ use crate::jobs::journal::{Journal, JournalError};
 use crate::packages::{self, ManagerSettings, PackageManager, apt::AptSettings};
 use crate::scanner::Scanner;
 
-/// Why the agent could not start.
+/// Error starting the agent.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]

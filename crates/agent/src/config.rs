@@ -38,7 +38,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Why the configuration could not be loaded.
+/// Error loading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("failed to read configuration file {path}: {source}")]

@@ -1,7 +1,7 @@
 //! The agent's Ed25519 key pair: created on first start, loaded afterwards.
 //!
 //! The private key is stored as its 32 raw seed bytes in `state_dir/agent.key` with mode 0600.
-//! It never leaves the machine and is never logged; the server knows the agent by its public key.
+//! It never leaves the machine and is never logged; the server identifies the agent by its public key.
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 /// File name of the private key inside the state directory.
 pub const KEY_FILE_NAME: &str = "agent.key";
 
-/// Why the key pair could not be loaded or created.
+/// Error loading or creating the key pair.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("failed to create state directory {path}: {source}")]

@@ -81,7 +81,7 @@ async fn send(socket: &mut Socket, message: ServerMessage) -> uuid::Uuid {
     envelope.id
 }
 
-/// Returns the next agent message, answering heartbeats with `Ack` and skipping them.
+/// Returns the next agent message, acknowledging heartbeats with `Ack` and skipping them.
 async fn receive(socket: &mut Socket) -> AgentMessage {
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())

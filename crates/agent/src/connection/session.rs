@@ -26,7 +26,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection without any frame from the server for this many heartbeat intervals is dead.
 pub const DEAD_AFTER_HEARTBEATS: u32 = 3;
 
-/// What a session needs besides the socket.
+/// Inputs of a session besides the socket.
 pub struct SessionContext<'a> {
     pub identity: &'a Identity,
     pub host: HostInfo,
@@ -36,7 +36,7 @@ pub struct SessionContext<'a> {
     pub outbox: &'a mut mpsc::UnboundedReceiver<AgentMessage>,
 }
 
-/// How a session ended.
+/// Outcome of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionEnd {
     /// The server sent `Welcome`, so the backoff starts over.
@@ -136,7 +136,7 @@ where
     match next_server_message(socket).await? {
         ServerMessage::Welcome(welcome) => Ok(welcome),
         ServerMessage::Error(reply) => Err(SessionEnd::before_welcome(format!(
-            "the server refused the hello ({:?}): {}",
+            "the server rejected the hello ({:?}): {}",
             reply.code, reply.message
         ))),
         other => Err(unexpected(&other, "Welcome")),

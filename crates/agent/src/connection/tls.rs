@@ -18,7 +18,7 @@ use rustls::{
 };
 use sha2::{Digest, Sha256};
 
-/// Why the TLS configuration could not be built.
+/// Error building the TLS configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("failed to read CA file {path}: {source}")]

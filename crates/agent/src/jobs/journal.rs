@@ -1,4 +1,5 @@
-//! The job journal on disk: runs each job at most once and never loses its result.
+//! The job journal on disk, which keeps each job to at most one run and stores its result until
+//! the server acknowledges it.
 //!
 //! Layout of `state_dir/jobs/`: `<job_id>.started` is written before a job runs,
 //! `<job_id>.result.json` holds a result until the server acknowledges it, and `acknowledged`
@@ -21,7 +22,7 @@ const ACKNOWLEDGED_FILE: &str = "acknowledged";
 const STARTED_SUFFIX: &str = ".started";
 const RESULT_SUFFIX: &str = ".result.json";
 
-/// Why the journal could not be read or written.
+/// Error reading or writing the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("job journal I/O on {path} failed: {source}")]
@@ -33,7 +34,7 @@ pub enum JournalError {
     Corrupt { path: PathBuf, reason: String },
 }
 
-/// What to do with a delivered install job.
+/// Decision on a delivered install job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     /// New job: queue it. The journal counts it as pending until [`Journal::finish`].

@@ -46,8 +46,9 @@ impl JobRunner {
         Self { journal, queue }
     }
 
-    /// Handles a delivered job. Returns a message to send at once: a stored result of a job
-    /// that already ran, or the failed result of one that an agent restart interrupted.
+    /// Admits a delivered job and queues it when it is new. Returns a message to send at once:
+    /// the stored result of a finished job, or the failed result of a job that an agent restart
+    /// interrupted.
     pub fn submit(&self, job: InstallJob) -> Result<Option<AgentMessage>, JournalError> {
         let job_id = job.job_id;
         let admission = self.lock_journal().admit(job_id)?;

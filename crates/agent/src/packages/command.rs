@@ -30,7 +30,7 @@ pub struct CommandOutput {
     pub output_tail: String,
 }
 
-/// Why a command did not run to its end.
+/// Error of a command that did not run to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("failed to start `{command}`: {source}")]

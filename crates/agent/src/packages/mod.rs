@@ -19,7 +19,8 @@ pub use command::CommandError;
 /// Path of the flag file that Debian and Ubuntu maintainer scripts create when a reboot is due.
 pub const REBOOT_REQUIRED_PATH: &str = "/var/run/reboot-required";
 
-/// Why update detection of one manager failed. A failed detection is never "no updates".
+/// Error of one manager's update detection. A failed detection is reported as failed, never
+/// as "no updates".
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error(transparent)]
@@ -34,7 +35,7 @@ pub enum ScanError {
     Parse { command: String, reason: String },
 }
 
-/// What to install with one manager.
+/// Selection of updates to install with one manager.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallSelection {
     /// These packages, each pinned to its version. Manager, name and version are validated.
@@ -50,7 +51,7 @@ pub enum InstallSelection {
 pub struct InstallOutcome {
     pub packages: Vec<PackageResult>,
     pub output_tail: String,
-    /// Why the install failed as a whole, if it did.
+    /// Failure of the install as a whole, if it failed.
     pub failure: Option<JobFailure>,
 }
 

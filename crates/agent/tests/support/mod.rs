@@ -20,7 +20,7 @@ pub fn unique_name(tag: &str) -> String {
 /// Runs a command that may wait for the dpkg lock held by a test in another process, retrying
 /// for up to two minutes while its error mentions a lock.
 pub fn run_with_lock_retry(program: &str, args: &[&str]) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     loop {
         let output = Command::new(program)
             .args(args)
@@ -156,8 +156,8 @@ impl AptSandbox {
     pub fn apt(&self) -> Apt {
         Apt::new(AptSettings {
             update_lists: true,
-            lock_timeout: Duration::from_secs(120),
-            install_timeout: Duration::from_secs(300),
+            lock_timeout: Duration::from_mins(2),
+            install_timeout: Duration::from_mins(5),
             apt_config: Some(self.apt_config.clone()),
         })
     }

@@ -58,7 +58,7 @@ impl Simulation {
     }
 }
 
-/// Why apt output could not be parsed.
+/// Error in apt output that the parser does not accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("unrecognised line {number}: {line:?}")]

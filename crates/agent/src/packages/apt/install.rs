@@ -69,7 +69,7 @@ pub fn upgrade_all_arguments(lock_timeout_option: &str) -> Vec<String> {
 /// Classifies a failed apt-get run from its error lines (`E: ...`).
 ///
 /// Only error lines count: while apt waits for the lock it prints "Waiting for cache lock: Could
-/// not get lock ..." as progress, which says nothing about why the run failed later.
+/// not get lock ..." as progress, which does not explain about why the run failed later.
 pub fn classify_failure(output: &str) -> JobFailureKind {
     let errors: Vec<&str> = output
         .lines()
