@@ -1,4 +1,4 @@
-//! Facts that identify this host to an administrator, gathered once per connection.
+//! Facts that identify this host to an administrator, gathered once when the agent starts.
 //!
 //! Hostname and kernel come from `sysinfo`; OS name and version from `/etc/os-release`, the
 //! FQDN from `/etc/hosts`, and the machine id from `/etc/machine-id`. No command is run.
