@@ -17,6 +17,7 @@ pub use rules::{HostStatus, Observation, Rules, describe, evaluate};
 
 use crate::clock::Clock;
 use crate::config::AgentsConfig;
+use crate::events::{self, Event};
 use crate::state::AppState;
 
 /// How often the detection task compares every host against the timeouts.
@@ -260,6 +261,13 @@ async fn detect_transitions(state: &AppState) {
         Ok(()) => {
             for transition in &transitions {
                 state.liveness.apply(transition);
+                events::publish(
+                    state,
+                    Event::HostStatus {
+                        host_id: transition.host_id,
+                        status: transition.to.as_str().to_owned(),
+                    },
+                );
                 match transition.to {
                     HostStatus::Up => tracing::info!(
                         host_id = transition.host_id,
