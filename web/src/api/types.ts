@@ -77,9 +77,8 @@ export interface Job {
   host_id: number;
   hostname?: string | null;
   state: JobState;
-  /** What was requested: `packages`, `all` or `security_only`. */
-  kind?: string | null;
-  request?: unknown;
+  /** The install request as sent to the agent: `{"mode": "packages" | "all" | "security_only", ...}`. */
+  request?: { mode?: string; packages?: unknown[] } | null;
   created_at?: string | null;
   sent_at?: string | null;
   started_at?: string | null;
@@ -87,8 +86,7 @@ export interface Job {
   expires_at?: string | null;
   reboot_required?: boolean;
   output_tail?: string | null;
-  failure_kind?: string | null;
-  failure_message?: string | null;
+  failure?: { kind?: string | null; message?: string | null } | null;
   packages?: JobPackage[];
 }
 

@@ -107,12 +107,12 @@ export function JobDetailPage() {
               )}
             </Group>
             <JobProgress job={job.data} />
-            {job.data.failure_message && (
+            {job.data.failure?.message && (
               <Alert
                 color="red"
-                title={`Failure: ${job.data.failure_kind ?? "error"}`}
+                title={`Failure: ${job.data.failure.kind ?? "error"}`}
               >
-                {job.data.failure_message}
+                {job.data.failure.message}
               </Alert>
             )}
             <SimpleGrid cols={{ base: 1, md: 2 }}>

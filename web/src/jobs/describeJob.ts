@@ -1,17 +1,15 @@
 import type { Job } from "../api/types";
 
-/** Describes what a job installs: its package count, or "all" / "security updates". */
+/** Describes what a job installs: its package count, or "all updates" / "security updates". */
 export function describeJob(job: Job): string {
-  const request = job.request as
-    | { all?: boolean; security_only?: boolean; packages?: unknown[] }
-    | undefined;
-  if (job.kind === "all" || request?.all) {
+  const mode = job.request?.mode;
+  if (mode === "all") {
     return "all updates";
   }
-  if (job.kind === "security_only" || request?.security_only) {
+  if (mode === "security_only") {
     return "security updates";
   }
-  const count = job.packages?.length ?? request?.packages?.length;
+  const count = job.request?.packages?.length ?? job.packages?.length;
   return count === undefined
     ? "packages"
     : `${count} package${count === 1 ? "" : "s"}`;
