@@ -5,6 +5,7 @@
 //! the manager, and the calls into the operating system thin.
 
 pub mod apt;
+pub mod busy;
 pub mod command;
 
 use std::path::{Path, PathBuf};
