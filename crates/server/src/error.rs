@@ -4,6 +4,8 @@
 //! stable for scripts, `message` is for people, and `field` names the invalid request field.
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -19,6 +21,12 @@ pub enum ApiError {
     /// Missing, malformed, expired, unknown or already-used token.
     #[error("forbidden: log in again with POST /login")]
     Forbidden,
+    /// A valid user who is not an administrator tried to change something.
+    #[error("forbidden: this action requires an administrator")]
+    AdminRequired,
+    /// The request could not be read, such as a body that is not JSON or a malformed path.
+    #[error("{0}")]
+    BadRequest(String),
     #[error("{0} not found")]
     NotFound(String),
     /// A request field failed validation.
@@ -45,7 +53,8 @@ impl ApiError {
         match self {
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::AdminRequired => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -58,6 +67,8 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::RateLimited { .. } => "rate_limited",
             Self::Forbidden => "forbidden",
+            Self::AdminRequired => "admin_required",
+            Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
@@ -84,7 +95,7 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Database(error) => tracing::error!(%error, "database error in request"),
             Self::Internal(error) => {
-                tracing::error!(error = %format!("{error:#}"), "internal error in request")
+                tracing::error!(error = %format!("{error:#}"), "internal error in request");
             }
             _ => {}
         }
@@ -111,3 +122,70 @@ impl IntoResponse for ApiError {
 
 /// Result type of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Prefix that axum puts before serde's message in a JSON data error.
+const JSON_DATA_ERROR_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(error) => {
+                let text = error.body_text();
+                let message = text.strip_prefix(JSON_DATA_ERROR_PREFIX).unwrap_or(&text);
+                let (field, message) = json_error_field(message);
+                Self::Invalid { field, message }
+            }
+            JsonRejection::JsonSyntaxError(error) => {
+                let text = error.body_text();
+                let detail = text
+                    .rsplit_once(": ")
+                    .map_or(text.as_str(), |(_, detail)| detail);
+                Self::BadRequest(format!("request body is not valid JSON: {detail}"))
+            }
+            JsonRejection::MissingJsonContentType(_) => Self::BadRequest(
+                "request body must be JSON with the header Content-Type: application/json"
+                    .to_owned(),
+            ),
+            other => Self::BadRequest(other.body_text()),
+        }
+    }
+}
+
+/// Splits serde's message into the field it names and the rest.
+///
+/// NOTE: this reads the text of `serde_json` and `serde_path_to_error` messages ("missing field
+/// `x`", "x.y: invalid type ..."), so a message in another shape is reported on the field `body`.
+fn json_error_field(message: &str) -> (String, String) {
+    for marker in ["missing field `", "unknown field `"] {
+        if let Some(start) = message.find(marker) {
+            let name = &message[start + marker.len()..];
+            if let Some(end) = name.find('`') {
+                return (name[..end].to_owned(), message.to_owned());
+            }
+        }
+    }
+    if let Some((path, rest)) = message.split_once(": ")
+        && !path.is_empty()
+        && !path.contains(char::is_whitespace)
+    {
+        return (path.to_owned(), rest.to_owned());
+    }
+    ("body".to_owned(), message.to_owned())
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(format!("invalid path: {}", rejection.body_text()))
+    }
+}
+
+/// `axum::Json` whose rejections are [`ApiError`] bodies: a field that fails to deserialize is
+/// a 422 naming the field, and a body that is not JSON is a 400.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `axum::extract::Path` whose rejection is an [`ApiError`] body (400).
+#[derive(Debug, Clone, Copy, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

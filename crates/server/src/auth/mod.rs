@@ -1,43 +1,252 @@
 //! Logins, one-use bearer tokens with rotation, and failed-login rate limits.
+//!
+//! The flow: `POST /login` returns a token in `{"X_Reauthorization": ...}`. Every privileged
+//! request sends it as `Authorization: Bearer <token>`, and [`require_token`] consumes it and
+//! returns the next token in the `X_Reauthorization` response header. Each token works for one
+//! request only (see [`tokens`]). `POST /logout` ends the chain.
+//!
+//! Permissions: administrators may do everything, and other active users may only read. The
+//! middleware rejects any method but GET and HEAD from a non-administrator with 403, except
+//! `POST /logout`.
 
-use axum::extract::{Request, State};
+mod bootstrap;
+mod limiter;
+pub mod password;
+pub mod tokens;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 
-use crate::config::SecurityConfig;
-use crate::error::ApiResult;
+pub use bootstrap::bootstrap_admin;
+pub use limiter::{LoginLimiter, MAX_COUNTERS};
+pub use tokens::spawn_token_purge;
+
+use crate::db::entities::user;
+use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
 
-/// Failed-login counters. TODO: implement.
-pub struct LoginLimiter;
+/// Name of the response header, and of the login response field, that carries the next token.
+pub const REAUTHORIZATION_HEADER: &str = "X_Reauthorization";
 
-impl LoginLimiter {
-    pub fn new(_config: &SecurityConfig) -> Self {
-        Self
+/// The user of an authenticated request, in the request extensions for handlers
+/// (`Extension<CurrentUser>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub user_id: i64,
+    pub userid: String,
+    pub is_admin: bool,
+    /// Chain of the token that authenticated the request.
+    pub chain_id: String,
+}
+
+impl CurrentUser {
+    /// Returns [`ApiError::AdminRequired`] (403) unless the user is an administrator.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::AdminRequired)
+        }
     }
 }
 
-pub async fn login() -> ApiResult<()> {
-    Err(crate::error::ApiError::Forbidden)
+/// Body of `POST /login`.
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    pub userid: String,
+    pub password: String,
 }
 
-pub async fn logout() -> ApiResult<()> {
-    Err(crate::error::ApiError::Forbidden)
+/// Response of a successful `POST /login`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginResponse {
+    #[serde(rename = "X_Reauthorization")]
+    pub token: String,
 }
 
+/// `POST /login`: checks the password and starts a token chain.
+///
+/// Wrong credentials, unknown users and inactive users all get the same 401. Too many failures
+/// for the user id or from the client address get 429 with `Retry-After`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let address = peer.ip().to_canonical();
+    state
+        .login_limiter
+        .check(&request.userid, address, state.clock.now_ms())
+        .inspect_err(|_| tracing::info!(%address, "login rejected: too many failures"))?;
+
+    let found = user::Entity::find()
+        .filter(user::Column::Userid.eq(&request.userid))
+        .one(&state.db)
+        .await?;
+    let verified = if let Some(user) = &found {
+        password::verify(request.password, user.password_hash.clone()).await?
+    } else {
+        password::verify_dummy(request.password).await;
+        false
+    };
+
+    let now = state.clock.now_ms();
+    let user = match found {
+        Some(user) if verified && user.active => user,
+        found => {
+            state
+                .login_limiter
+                .record_failure(&request.userid, address, now);
+            if let Some(user) = found {
+                tracing::info!(
+                    user_id = user.id,
+                    userid = %user.userid,
+                    active = user.active,
+                    %address,
+                    "login failed"
+                );
+            } else {
+                // The attempted user id is not logged: it may be a password typed in the wrong box.
+                tracing::info!(%address, "login failed for an unknown user id");
+            }
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+
+    state.login_limiter.record_success(&user.userid);
+    let chain_id = tokens::new_chain_id();
+    let token = tokens::issue(
+        &state.db,
+        user.id,
+        &chain_id,
+        now,
+        state.config.security.idle_timeout_ms(),
+    )
+    .await?;
+    tracing::info!(user_id = user.id, userid = %user.userid, %chain_id, %address, "user logged in");
+    Ok(Json(LoginResponse { token }))
+}
+
+/// `POST /logout`: revokes the chain of the presented token. Returns 204 and no next token.
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(current): Extension<CurrentUser>,
+) -> ApiResult<StatusCode> {
+    tokens::revoke_chain(&state.db, &current.chain_id, state.clock.now_ms()).await?;
+    tracing::info!(user_id = current.user_id, chain_id = %current.chain_id, "user logged out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Returns the token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Middleware of every privileged route: consumes the bearer token, puts a [`CurrentUser`] into
+/// the request extensions, and returns the next token in the `X_Reauthorization` header of the
+/// response, whatever its status. A missing, malformed, expired, unknown, revoked or used token,
+/// or an inactive user, gets 403.
 pub async fn require_token(
-    State(_state): State<AppState>,
-    request: Request,
+    State(state): State<AppState>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    next.run(request).await
+    let Some(token) = bearer_token(request.headers()) else {
+        return ApiError::Forbidden.into_response();
+    };
+    let consumed = match tokens::consume(&state.db, token, state.clock.now_ms()).await {
+        Ok(Ok(consumed)) => consumed,
+        Ok(Err(rejection)) => {
+            tracing::debug!(?rejection, path = %request.uri().path(), "token rejected");
+            return ApiError::Forbidden.into_response();
+        }
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+
+    let user = match user::Entity::find_by_id(consumed.user_id)
+        .one(&state.db)
+        .await
+    {
+        Ok(Some(user)) if user.active => user,
+        Ok(_) => {
+            tracing::info!(
+                user_id = consumed.user_id,
+                "token of a deleted or inactive user rejected"
+            );
+            return ApiError::Forbidden.into_response();
+        }
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let current = CurrentUser {
+        user_id: user.id,
+        userid: user.userid,
+        is_admin: user.is_admin,
+        chain_id: consumed.chain_id.clone(),
+    };
+
+    let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
+    let is_logout = request.uri().path() == "/logout";
+    let mut response = if current.is_admin || read_only || is_logout {
+        request.extensions_mut().insert(current);
+        next.run(request).await
+    } else {
+        ApiError::AdminRequired.into_response()
+    };
+
+    let lifetime_ms = state.config.security.idle_timeout_ms();
+    match tokens::issue_successor(&state.db, &consumed, state.clock.now_ms(), lifetime_ms).await {
+        Ok(Some(next_token)) => match HeaderValue::from_str(&next_token) {
+            Ok(value) => {
+                let headers = response.headers_mut();
+                headers.insert(REAUTHORIZATION_HEADER, value);
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static(REAUTHORIZATION_HEADER),
+                );
+            }
+            Err(error) => tracing::error!(%error, "next token is not a valid header value"),
+        },
+        Ok(None) => {}
+        Err(error) => tracing::error!(
+            error = %format!("{error:#}"),
+            user_id = consumed.user_id,
+            chain_id = %consumed.chain_id,
+            "failed to issue the next token; the client must log in again"
+        ),
+    }
+    response
 }
 
-pub async fn bootstrap_admin(
-    _state: &AppState,
-    _admin_password: Option<String>,
-) -> anyhow::Result<()> {
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn spawn_token_purge(_state: AppState) {}
+    #[test]
+    fn bearer_token_parsing() {
+        let cases = [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("Bearer  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("abc", None),
+        ];
+        for (value, expected) in cases {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+            assert_eq!(bearer_token(&headers), expected, "{value:?}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,409 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+//! The `sysmanage-server` binary: `db` commands on a SQLite file, configuration errors, the
+//! first start that prints the administrator password, shutdown on SIGTERM, and HTTPS.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Statement};
+use sysmanage_server::clock::Clock;
+use sysmanage_server::config::Config;
+use sysmanage_server::{app, db, tls};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sysmanage-server");
+const INITIAL: &str = "m20261204_000001_initial";
+
+/// Runs the binary with `--config` and `args`, without any inherited `SYSMANAGE_` variables.
+fn run(config: &Path, args: &[&str]) -> Output {
+    command(config).args(args).output().unwrap()
+}
+
+fn command(config: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.arg("--config").arg(config);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SYSMANAGE_") {
+            command.env_remove(name);
+        }
+    }
+    command.env_remove("RUST_LOG");
+    command
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Writes a configuration with its SQLite database in `dir`, given by URL so that
+/// `auto_migrate` defaults to off. `extra` is appended, and must not contain `database:`.
+fn sqlite_config(dir: &Path, extra: &str) -> PathBuf {
+    sqlite_config_with(dir, "", extra)
+}
+
+/// [`sqlite_config`] with `database_keys` (indented lines) added to the `database` section.
+fn sqlite_config_with(dir: &Path, database_keys: &str, extra: &str) -> PathBuf {
+    let path = dir.join("sysmanage.yaml");
+    let database = dir.join("server.sqlite");
+    let text = format!(
+        "data_dir: {data}\ndatabase:\n  url: \"sqlite://{database}?mode=rwc\"\n{database_keys}{extra}",
+        data = dir.display(),
+        database = database.display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn table_exists(dir: &Path, table: &str) -> bool {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("server.sqlite").display());
+    let connection = db::connect(&url, 1).await.unwrap();
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            connection.get_database_backend(),
+            format!(
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let count: i64 = row.try_get("", "n").unwrap();
+    connection.close().await.unwrap();
+    count == 1
+}
+
+#[tokio::test]
+async fn db_commands_on_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), "");
+
+    let status = run(&config, &["db", "status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert_eq!(
+        stdout(&status),
+        format!("current revision: none\npending migrations: 1\n  {INITIAL}\n")
+    );
+    let history = run(&config, &["db", "history"]);
+    assert_eq!(stdout(&history), format!("pending  {INITIAL}\n"));
+
+    let serve = run(&config, &["serve"]);
+    assert!(!serve.status.success());
+    let message = stderr(&serve);
+    assert!(message.contains("sysmanage-server db upgrade"), "{message}");
+    assert!(message.contains(INITIAL), "{message}");
+
+    let upgrade = run(&config, &["db", "upgrade"]);
+    assert!(upgrade.status.success(), "{}", stderr(&upgrade));
+    assert_eq!(stdout(&upgrade), format!("applied {INITIAL}\n"));
+    assert!(table_exists(dir.path(), "users").await);
+    let again = run(&config, &["db", "upgrade"]);
+    assert_eq!(stdout(&again), "database is up to date\n");
+
+    let status = run(&config, &["db", "status"]);
+    assert_eq!(
+        stdout(&status),
+        format!("current revision: {INITIAL}\npending migrations: none\n")
+    );
+    let history = run(&config, &["db", "history"]);
+    assert_eq!(stdout(&history), format!("applied  {INITIAL}\n"));
+
+    let keep = run(&config, &["db", "downgrade", "--to", INITIAL]);
+    assert!(keep.status.success(), "{}", stderr(&keep));
+    assert_eq!(stdout(&keep), "nothing to downgrade\n");
+    assert!(table_exists(dir.path(), "users").await);
+
+    let unknown = run(&config, &["db", "downgrade", "--to", "m0_missing"]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("unknown revision"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let downgrade = run(&config, &["db", "downgrade"]);
+    assert!(downgrade.status.success(), "{}", stderr(&downgrade));
+    assert_eq!(stdout(&downgrade), format!("reverted {INITIAL}\n"));
+    assert!(!table_exists(dir.path(), "users").await);
+    let status = run(&config, &["db", "status"]);
+    assert!(
+        stdout(&status).starts_with("current revision: none\n"),
+        "{}",
+        stdout(&status)
+    );
+
+    let nothing = run(&config, &["db", "downgrade"]);
+    assert!(nothing.status.success());
+    assert_eq!(stdout(&nothing), "nothing to downgrade\n");
+
+    let not_applied = run(&config, &["db", "downgrade", "--to", INITIAL]);
+    assert!(!not_applied.status.success());
+    assert!(
+        stderr(&not_applied).contains("not applied"),
+        "{}",
+        stderr(&not_applied)
+    );
+}
+
+#[test]
+fn unknown_config_key_names_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), "api:\n  lisen: 127.0.0.1:9000\n");
+    let output = run(&config, &["db", "status"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("lisen"), "{message}");
+    assert!(message.contains(&config.display().to_string()), "{message}");
+}
+
+#[test]
+fn bad_environment_value_names_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), "");
+    let output = command(&config)
+        .args(["db", "status"])
+        .env("SYSMANAGE_AGENTS_HEARTBEAT_INTERVAL_SECS", "often")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("SYSMANAGE_AGENTS_HEARTBEAT_INTERVAL_SECS"),
+        "{message}"
+    );
+    assert!(message.contains("often"), "{message}");
+}
+
+#[test]
+fn misspelt_variable_only_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), "");
+    let output = command(&config)
+        .args(["db", "status"])
+        .env("SYSMANAGE_DATABSE_URL", "postgres://nowhere")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("SYSMANAGE_DATABSE_URL"), "{message}");
+    assert!(message.contains("SYSMANAGE_DATABASE_URL"), "{message}");
+}
+
+/// A `serve` process whose JSON log lines arrive on a channel.
+struct Served {
+    child: Child,
+    logs: mpsc::Receiver<serde_json::Value>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Served {
+    fn start(config: &Path) -> Self {
+        let mut child = command(config)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (sender, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let line = line.unwrap();
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| serde_json::json!({ "raw": line }));
+                if sender.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            out.read_to_string(&mut text).unwrap();
+            text
+        });
+        Self {
+            child,
+            logs,
+            stdout,
+        }
+    }
+
+    /// Waits for the log line whose message is `message` and returns it with the lines before.
+    fn wait_for(&self, message: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+        let mut before = Vec::new();
+        loop {
+            let line = self
+                .logs
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no log line {message:?}; got {before:?}"));
+            if line["fields"]["message"] == message {
+                return (line, before);
+            }
+            before.push(line);
+        }
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, String, Vec<serde_json::Value>) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        let stdout = self.stdout.join().unwrap();
+        let rest = self.logs.iter().collect();
+        (status, stdout, rest)
+    }
+}
+
+#[tokio::test]
+async fn serve_prints_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config_with(
+        dir.path(),
+        "  auto_migrate: true\n",
+        "api:\n  listen: 127.0.0.1:0\nlog:\n  format: json\n",
+    );
+
+    let first = Served::start(&config);
+    let (listening, _) = first.wait_for("server listening");
+    assert_eq!(listening["fields"]["backend"], "sqlite");
+    let (status, stdout, logs) = first.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        logs.iter().any(|line| line["fields"]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("shutting down"))),
+        "{logs:?}"
+    );
+    let line = stdout.lines().next().unwrap_or_default();
+    let password = line
+        .strip_prefix("Created administrator 'admin' with password ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert!(password.len() >= 20, "{password}");
+    assert!(logs.iter().all(|line| !line.to_string().contains(password)));
+
+    let second = Served::start(&config);
+    let (listening, earlier) = second.wait_for("server listening");
+    assert!(
+        earlier
+            .iter()
+            .all(|line| !line.to_string().contains(password))
+    );
+    let address: SocketAddr = listening["fields"]["address"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let login = reqwest::Client::new()
+        .post(format!("http://{address}/login"))
+        .json(&serde_json::json!({ "userid": "admin", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let (status, stdout, _) = second.terminate();
+    assert!(status.success());
+    assert_eq!(
+        stdout, "",
+        "the password must be printed only on the first start"
+    );
+}
+
+#[tokio::test]
+async fn https_serves_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_file = dir.path().join("cert.pem");
+    let key_file = dir.path().join("key.pem");
+    std::fs::write(&cert_file, certified.cert.pem()).unwrap();
+    std::fs::write(&key_file, certified.signing_key.serialize_pem()).unwrap();
+
+    tls::install_crypto_provider();
+    let server_config = tls::load_server_config(&cert_file, &key_file).unwrap();
+    let mut config = Config::default();
+    config.data_dir = dir.path().to_owned();
+    let (router, _state) = app::build(
+        config,
+        Clock::system(),
+        Some(support::ADMIN_PASSWORD.to_owned()),
+    )
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let handle = axum_server::Handle::new();
+    let server = tokio::spawn(tls::serve(
+        listener,
+        router,
+        Some(server_config),
+        handle.clone(),
+    ));
+
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .resolve("localhost", address)
+        .build()
+        .unwrap();
+    let response = client
+        .get(format!("https://localhost:{}/health", address.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let untrusting = reqwest::Client::builder()
+        .resolve("localhost", address)
+        .build()
+        .unwrap();
+    let rejected = untrusting
+        .get(format!("https://localhost:{}/health", address.port()))
+        .send()
+        .await;
+    assert!(
+        rejected.is_err(),
+        "a client without the certificate must not connect"
+    );
+
+    handle.shutdown();
+    server.await.unwrap().unwrap();
+}
+
+#[test]
+fn tls_errors_name_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, "not a key").unwrap();
+    let error = tls::load_server_config(&missing, &key)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("missing-cert.pem"), "{error}");
+
+    let empty_cert = dir.path().join("empty-cert.pem");
+    std::fs::write(&empty_cert, "no PEM blocks here\n").unwrap();
+    let error = tls::load_server_config(&empty_cert, &key)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("empty-cert.pem"), "{error}");
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    let error = tls::load_server_config(&cert, &key)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("key.pem"), "{error}");
+}
