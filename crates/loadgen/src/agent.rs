@@ -270,9 +270,14 @@ impl SimulatedAgent {
     }
 
     fn record_error(&self, error: &SessionError) {
+        // Thousands of agents fail together when the server goes away, so only the first error
+        // of each kind is a warning; the progress lines carry the counts.
         let kind = error.kind();
-        tracing::debug!(agent = self.identity.index(), %error, "agent connection failed");
-        self.stats().record_error(&kind);
+        if self.stats().record_error(&kind) {
+            tracing::warn!(agent = self.identity.index(), %error, kind, "first error of this kind");
+        } else {
+            tracing::debug!(agent = self.identity.index(), %error, "agent connection failed");
+        }
     }
 
     async fn handshake(&self) -> Result<(AgentSocket, Welcome), SessionError> {
@@ -454,7 +459,7 @@ impl SimulatedAgent {
                     pending_reports.remove(position);
                     Stats::increment(&counters.reports_acked);
                 } else {
-                    self.stats().record_error("ack_for_unknown_message");
+                    let _ = self.stats().record_error("ack_for_unknown_message");
                 }
             }
             ServerMessage::InstallJob(job) => self.receive_job(socket, job).await?,
@@ -468,7 +473,7 @@ impl SimulatedAgent {
                         self.acked_jobs.pop_front();
                     }
                 } else {
-                    self.stats().record_error("job_result_ack_for_unknown_job");
+                    let _ = self.stats().record_error("job_result_ack_for_unknown_job");
                 }
             }
             ServerMessage::RefreshUpdates => {
@@ -476,13 +481,20 @@ impl SimulatedAgent {
                 self.send_report(socket, pending_reports).await?;
             }
             ServerMessage::Error(reply) => {
-                self.stats()
-                    .record_error(&format!("server_error.{}", error_code_name(reply.code)));
+                let kind = format!("server_error.{}", error_code_name(reply.code));
+                if self.stats().record_error(&kind) {
+                    tracing::warn!(
+                        agent = self.identity.index(),
+                        code = kind,
+                        message = reply.message,
+                        "first server error of this kind"
+                    );
+                }
             }
             // Settings are applied by the caller; approval changes need no answer.
             ServerMessage::Settings(_) | ServerMessage::ApprovalChanged { .. } => {}
             ServerMessage::Challenge { .. } | ServerMessage::Welcome(_) => {
-                self.stats().record_error("unexpected_message");
+                let _ = self.stats().record_error("unexpected_message");
             }
         }
         Ok(())

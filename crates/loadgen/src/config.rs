@@ -368,7 +368,7 @@ pub fn parse_server_url(url: &str) -> Result<(SocketAddr, String), ConfigError> 
 }
 
 /// Resolves a URL host to a loopback IP address without DNS: IP literals and `localhost` only.
-fn loopback_ip(host: &str) -> Result<IpAddr, ConfigError> {
+pub fn loopback_ip(host: &str) -> Result<IpAddr, ConfigError> {
     let not_loopback = || ConfigError::NotLoopback {
         host: host.to_owned(),
     };

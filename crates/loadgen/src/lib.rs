@@ -9,6 +9,7 @@
 #![allow(clippy::must_use_candidate, clippy::cast_precision_loss)]
 
 pub mod agent;
+pub mod api;
 
 pub mod config;
 pub mod identity;

@@ -174,13 +174,15 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one error of `kind`.
-    pub fn record_error(&self, kind: &str) {
+    /// Counts one error of `kind` and returns whether it is the first of that kind.
+    pub fn record_error(&self, kind: &str) -> bool {
         let mut errors = self
             .errors
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *errors.entry(kind.to_owned()).or_insert(0) += 1;
+        let count = errors.entry(kind.to_owned()).or_insert(0);
+        *count += 1;
+        *count == 1
     }
 
     /// Records the time between sending a heartbeat and receiving its Ack.
@@ -366,9 +368,9 @@ mod tests {
     #[test]
     fn errors_counted_by_kind() {
         let stats = Stats::new();
-        stats.record_error("connect_failed");
-        stats.record_error("connect_failed");
-        stats.record_error("server_error.not_approved");
+        assert!(stats.record_error("connect_failed"));
+        assert!(!stats.record_error("connect_failed"));
+        assert!(stats.record_error("server_error.not_approved"));
         let errors = stats.snapshot(0).errors;
         assert_eq!(errors.get("connect_failed"), Some(&2));
         assert_eq!(errors.get("server_error.not_approved"), Some(&1));

@@ -1,0 +1,321 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Runs the load generator against a small in-test WebSocket server on 127.0.0.1 that speaks the
+//! server side of the agent protocol: it checks every Hello signature, acknowledges heartbeats
+//! and reports, and sends each host one install job.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use clap::Parser;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use futures_util::{SinkExt, StreamExt};
+use sysmanage_loadgen::config::Args;
+use sysmanage_loadgen::run::{Summary, run};
+use sysmanage_protocol::{
+    AgentMessage, AgentSettings, Approval, Envelope, InstallJob, InstallRequest, NONCE_LEN,
+    ServerMessage, Welcome,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+const ENROLLMENT_KEY: &str = "mock-enrollment-key";
+
+/// What the mock server saw.
+#[derive(Debug, Default)]
+struct Observed {
+    hellos: u64,
+    invalid_signatures: u64,
+    wrong_enrollment_keys: u64,
+    public_keys: HashSet<String>,
+    peers: HashSet<std::net::IpAddr>,
+    heartbeats: u64,
+    reports: u64,
+    /// Hosts that were sent their one install job.
+    jobs_sent: HashSet<i64>,
+    jobs_started: HashSet<i64>,
+    /// Job results received per job id, resends included.
+    job_results: HashMap<i64, u64>,
+}
+
+async fn start_mock_server() -> (SocketAddr, Arc<Mutex<Observed>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let shared = Arc::clone(&observed);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = listener.accept().await.unwrap();
+            shared.lock().unwrap().peers.insert(peer.ip());
+            tokio::spawn(serve_agent(stream, Arc::clone(&shared)));
+        }
+    });
+    (address, observed)
+}
+
+async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
+    let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let challenge = Envelope::new(ServerMessage::Challenge {
+        nonce: hex::encode(nonce),
+        server_version: "mock".to_owned(),
+    });
+    socket
+        .send(Message::text(challenge.to_json()))
+        .await
+        .unwrap();
+
+    let Some(Ok(Message::Text(text))) = socket.next().await else {
+        return;
+    };
+    let hello = match sysmanage_protocol::decode::<AgentMessage>(text.as_str())
+        .unwrap()
+        .payload
+    {
+        AgentMessage::Hello(hello) => hello,
+        other => panic!("expected Hello, got {other:?}"),
+    };
+    let public_key: [u8; 32] = BASE64
+        .decode(&hello.public_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let signature = Signature::from_slice(&BASE64.decode(&hello.signature).unwrap()).unwrap();
+    let message = sysmanage_protocol::signed_challenge_bytes(&nonce, &public_key);
+    let valid = VerifyingKey::from_bytes(&public_key)
+        .unwrap()
+        .verify(&message, &signature)
+        .is_ok();
+    let host_id = {
+        let mut observed = observed.lock().unwrap();
+        observed.hellos += 1;
+        if !valid {
+            observed.invalid_signatures += 1;
+        }
+        if hello.enrollment_key.as_deref() != Some(ENROLLMENT_KEY) {
+            observed.wrong_enrollment_keys += 1;
+        }
+        observed.public_keys.insert(hello.public_key.clone());
+        hello
+            .host
+            .hostname
+            .trim_start_matches("loadgen-")
+            .parse::<i64>()
+            .unwrap()
+            + 1
+    };
+
+    let welcome = Envelope::new(ServerMessage::Welcome(Welcome {
+        host_id,
+        approval: Approval::Approved,
+        settings: AgentSettings {
+            heartbeat_interval_secs: 30,
+            update_check_interval_secs: 3600,
+        },
+    }));
+    socket.send(Message::text(welcome.to_json())).await.unwrap();
+
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let envelope = sysmanage_protocol::decode::<AgentMessage>(text.as_str()).unwrap();
+        let reply = match envelope.payload {
+            AgentMessage::Heartbeat(_) => {
+                observed.lock().unwrap().heartbeats += 1;
+                Some(ServerMessage::Ack { of: envelope.id })
+            }
+            AgentMessage::UpdateReport(_) => {
+                observed.lock().unwrap().reports += 1;
+                let ack = Envelope::new(ServerMessage::Ack { of: envelope.id });
+                if socket.send(Message::text(ack.to_json())).await.is_err() {
+                    return;
+                }
+                // Each host gets one job, with the host id as job id, after its first report.
+                if observed.lock().unwrap().jobs_sent.insert(host_id) {
+                    Some(ServerMessage::InstallJob(InstallJob {
+                        job_id: host_id,
+                        request: InstallRequest::All,
+                    }))
+                } else {
+                    None
+                }
+            }
+            AgentMessage::JobStarted { job_id } => {
+                observed.lock().unwrap().jobs_started.insert(job_id);
+                None
+            }
+            AgentMessage::JobResult(result) => {
+                *observed
+                    .lock()
+                    .unwrap()
+                    .job_results
+                    .entry(result.job_id)
+                    .or_insert(0) += 1;
+                Some(ServerMessage::JobResultAck {
+                    job_id: result.job_id,
+                })
+            }
+            other => panic!("unexpected agent message {other:?}"),
+        };
+        if let Some(reply) = reply {
+            let envelope = Envelope::new(reply);
+            if socket
+                .send(Message::text(envelope.to_json()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+async fn run_loadgen(address: SocketAddr, extra: &[&str]) -> Summary {
+    let url = format!("ws://{address}");
+    let mut argv = vec![
+        "sysmanage-loadgen",
+        "--server-url",
+        &url,
+        "--enrollment-key",
+        ENROLLMENT_KEY,
+        "--ramp-per-sec",
+        "200",
+        "--report-secs",
+        "1",
+        "--reconnect-min-ms",
+        "50",
+        "--reconnect-max-ms",
+        "200",
+    ];
+    argv.extend_from_slice(extra);
+    let settings = Args::try_parse_from(argv).unwrap().validate().unwrap();
+    run(settings).await.unwrap()
+}
+
+#[tokio::test]
+async fn agents_connect_heartbeat_and_answer_jobs() {
+    let (address, observed) = start_mock_server().await;
+    let summary = run_loadgen(
+        address,
+        &[
+            "--agents",
+            "20",
+            "--heartbeat-secs",
+            "0.2",
+            "--duration-secs",
+            "3",
+            "--job-delay-ms",
+            "100",
+            "--source-addresses",
+            "3",
+        ],
+    )
+    .await;
+    let result = &summary.result;
+    let observed = observed.lock().unwrap();
+
+    assert_eq!(observed.hellos, 20);
+    assert_eq!(observed.invalid_signatures, 0);
+    assert_eq!(observed.wrong_enrollment_keys, 0);
+    assert_eq!(observed.public_keys.len(), 20);
+    let expected_peers: HashSet<std::net::IpAddr> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .iter()
+        .map(|address| address.parse().unwrap())
+        .collect();
+    assert_eq!(observed.peers, expected_peers);
+
+    assert_eq!(result.welcomes, 20);
+    assert_eq!(result.connected, 0, "every agent closed at the end");
+    assert_eq!(result.reconnects, 0);
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    // At 0.2 s intervals over about 2 s connected, each agent sends about 10 heartbeats.
+    assert!(
+        result.heartbeats_sent >= 20 * 5,
+        "{}",
+        result.heartbeats_sent
+    );
+    assert_eq!(result.heartbeats_sent, observed.heartbeats);
+    assert!(
+        result.heartbeats_acked + result.heartbeats_unacked >= result.heartbeats_sent - 20,
+        "{result:?}"
+    );
+    assert_eq!(result.ack_latency.count, result.heartbeats_acked);
+    assert!(result.ack_latency.p99_ms > 0.0);
+
+    assert_eq!(result.jobs_received, 20);
+    assert_eq!(observed.jobs_started.len(), 20);
+    assert_eq!(result.job_results_acked, 20);
+    assert_eq!(observed.job_results.len(), 20);
+    assert!(observed.job_results.values().all(|count| *count == 1));
+    assert_eq!(result.jobs_redelivered, 0);
+    // One report on connect and one after the install job.
+    assert_eq!(result.reports_sent, 40);
+    assert_eq!(observed.reports, 40);
+    assert!(result.first_job_received_ms > 0);
+    assert!(result.last_result_acked_ms >= result.first_job_received_ms);
+}
+
+#[tokio::test]
+async fn churned_agents_return_with_same_keys() {
+    let (address, observed) = start_mock_server().await;
+    let summary = run_loadgen(
+        address,
+        &[
+            "--agents",
+            "10",
+            "--heartbeat-secs",
+            "0.2",
+            "--duration-secs",
+            "4",
+            "--churn-share",
+            "0.5",
+            "--churn-at-secs",
+            "1",
+            "--churn-restart-after-secs",
+            "1",
+        ],
+    )
+    .await;
+    let result = &summary.result;
+    let observed = observed.lock().unwrap();
+
+    assert_eq!(summary.churned_agents, 5);
+    assert!(summary.churn_stopped_ms.is_some());
+    assert!(summary.churn_restarted_ms.is_some());
+    assert_eq!(observed.hellos, 15);
+    assert_eq!(
+        observed.public_keys.len(),
+        10,
+        "restarted agents reuse their keys"
+    );
+    assert_eq!(result.welcomes, 15);
+    assert_eq!(result.reconnects, 5);
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    // The churned agents' jobs were still running when they stopped (2 s job delay), so their
+    // results are sent after the reconnect.
+    assert_eq!(result.jobs_received, 10);
+    assert_eq!(result.job_results_acked, 10);
+    assert_eq!(result.jobs_redelivered_after_ack, 0);
+}
+
+#[tokio::test]
+async fn refused_connections_are_retried() {
+    // Bind and drop a listener to get a loopback port that nothing listens on.
+    let address = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let summary = run_loadgen(address, &["--agents", "2", "--duration-secs", "1"]).await;
+    let result = &summary.result;
+    assert_eq!(result.welcomes, 0);
+    assert!(result.reconnects >= 2, "{result:?}");
+    let failures = result.errors.get("connect_failed").copied().unwrap_or(0);
+    assert!(failures >= 4, "{:?}", result.errors);
+    assert_eq!(failures, result.connect_attempts);
+}
