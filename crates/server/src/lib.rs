@@ -25,6 +25,7 @@ pub mod liveness;
 pub mod setup;
 pub mod state;
 pub mod tls;
+pub mod transaction;
 pub mod ui;
 pub mod updates;
 pub mod users;

@@ -152,7 +152,10 @@ fn validate_facts(hello: &Hello) -> Result<(), String> {
         ("host.os_version", host.os_version.as_str()),
         ("host.kernel", host.kernel.as_str()),
         ("host.architecture", host.architecture.as_str()),
-        ("host.machine_id", host.machine_id.as_deref().unwrap_or_default()),
+        (
+            "host.machine_id",
+            host.machine_id.as_deref().unwrap_or_default(),
+        ),
         ("agent_version", hello.agent_version.as_str()),
     ];
     for (field, value) in facts {
@@ -194,7 +197,10 @@ pub(super) async fn reject(socket: &mut WebSocket, error: &HandshakeError) {
 }
 
 /// Sends the challenge.
-pub(super) async fn send_challenge(socket: &mut WebSocket, nonce: &[u8]) -> Result<(), axum::Error> {
+pub(super) async fn send_challenge(
+    socket: &mut WebSocket,
+    nonce: &[u8],
+) -> Result<(), axum::Error> {
     send_message(
         socket,
         sysmanage_protocol::ServerMessage::Challenge {

@@ -106,7 +106,10 @@ mod tests {
         let mut second = registry.register(5);
 
         assert!(first.receiver.recv().await.is_none());
-        registry.send(5, ServerMessage::RefreshUpdates).await.unwrap();
+        registry
+            .send(5, ServerMessage::RefreshUpdates)
+            .await
+            .unwrap();
         assert_eq!(
             second.receiver.recv().await,
             Some(ServerMessage::RefreshUpdates)

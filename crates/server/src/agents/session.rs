@@ -53,7 +53,10 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
             return;
         }
     };
-    if handshake::send_challenge(&mut socket, &nonce).await.is_err() {
+    if handshake::send_challenge(&mut socket, &nonce)
+        .await
+        .is_err()
+    {
         return;
     }
 
@@ -100,7 +103,9 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         state,
         host_id: host.id,
     };
-    session.serve(&mut registration.receiver, host.approval).await;
+    session
+        .serve(&mut registration.receiver, host.approval)
+        .await;
 
     session
         .state
@@ -136,7 +141,12 @@ impl Session {
         }
     }
 
-    async fn reply_error(&mut self, in_reply_to: Option<MessageId>, code: ErrorCode, message: &str) {
+    async fn reply_error(
+        &mut self,
+        in_reply_to: Option<MessageId>,
+        code: ErrorCode,
+        message: &str,
+    ) {
         reply_error(&mut self.socket, in_reply_to, code, message).await;
     }
 
@@ -353,4 +363,3 @@ impl Session {
         }
     }
 }
-

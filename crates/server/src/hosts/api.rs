@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
@@ -14,13 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Pagination, approval};
 use crate::api_time::{rfc3339, rfc3339_opt};
+use crate::auth::CurrentUser;
 use crate::db::entities::{host, host_event, host_update};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Who is recorded in `host_events.detail` for approval changes.
-// TODO: use the logged-in user's id once the auth middleware provides it.
-const ACTOR: &str = "an administrator";
 
 /// A host as the API returns it.
 #[derive(Debug, Serialize)]
@@ -332,29 +329,35 @@ pub async fn get_host(
 /// `POST /hosts/{id}/approve`, with an optional body `{"replace": true}`.
 pub async fn approve_host(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(host_id): Path<i64>,
     body: Option<Json<ApproveRequest>>,
 ) -> ApiResult<Json<HostView>> {
+    user.require_admin()?;
     let replace = body.is_some_and(|Json(request)| request.replace);
-    approval::approve(&state, host_id, replace, ACTOR).await?;
+    approval::approve(&state, host_id, replace, &user.userid).await?;
     Ok(Json(host_view(&state, host_id).await?))
 }
 
 /// `POST /hosts/{id}/reject`.
 pub async fn reject_host(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(host_id): Path<i64>,
 ) -> ApiResult<Json<HostView>> {
-    approval::reject(&state, host_id, ACTOR).await?;
+    user.require_admin()?;
+    approval::reject(&state, host_id, &user.userid).await?;
     Ok(Json(host_view(&state, host_id).await?))
 }
 
 /// `DELETE /hosts/{id}`: 204 on success.
 pub async fn delete_host(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(host_id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    approval::delete(&state, host_id, ACTOR).await?;
+    user.require_admin()?;
+    approval::delete(&state, host_id, &user.userid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -407,4 +410,3 @@ pub async fn list_events(
         offset,
     }))
 }
-

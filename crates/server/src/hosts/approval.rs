@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use sysmanage_protocol::{Approval, ServerMessage};
 
@@ -73,7 +73,7 @@ pub(super) async fn approve(
     actor: &str,
 ) -> ApiResult<host::Model> {
     let now = state.clock.now_ms();
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let model = load(&txn, host_id).await?;
     if parse_approval(&model.approval) == Approval::Approved {
         return Ok(model);
@@ -115,7 +115,11 @@ pub(super) async fn approve(
     txn.commit().await?;
 
     for other_id in replaced {
-        tracing::warn!(host_id = other_id, replaced_by = host_id, "host rejected by replacement");
+        tracing::warn!(
+            host_id = other_id,
+            replaced_by = host_id,
+            "host rejected by replacement"
+        );
         announce(state, other_id, Approval::Rejected).await;
     }
     tracing::info!(host_id, actor, "host approved");
@@ -134,12 +138,13 @@ fn join_ids(ids: &[i64]) -> String {
 /// `not_approved` error. Rejecting a rejected host changes nothing.
 pub(super) async fn reject(state: &AppState, host_id: i64, actor: &str) -> ApiResult<host::Model> {
     let now = state.clock.now_ms();
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let model = load(&txn, host_id).await?;
     if parse_approval(&model.approval) == Approval::Rejected {
         return Ok(model);
     }
-    let updated = set_approval(&txn, model, Approval::Rejected, now, &format!("by {actor}")).await?;
+    let updated =
+        set_approval(&txn, model, Approval::Rejected, now, &format!("by {actor}")).await?;
     txn.commit().await?;
 
     tracing::info!(host_id, actor, "host rejected");
@@ -150,7 +155,7 @@ pub(super) async fn reject(state: &AppState, host_id: i64, actor: &str) -> ApiRe
 /// Deletes a host with its history, updates and jobs, and closes its agent's connection. The
 /// agent may register again as a new pending host.
 pub(super) async fn delete(state: &AppState, host_id: i64, actor: &str) -> ApiResult<()> {
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     load(&txn, host_id).await?;
 
     // Child rows are deleted explicitly: SQLite enforces the cascading foreign keys only on
@@ -181,7 +186,10 @@ pub(super) async fn delete(state: &AppState, host_id: i64, actor: &str) -> ApiRe
         .exec(&txn)
         .await?;
     host::Entity::update_many()
-        .col_expr(host::Column::ConflictWithHostId, Expr::value(Option::<i64>::None))
+        .col_expr(
+            host::Column::ConflictWithHostId,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(host::Column::ConflictWithHostId.eq(host_id))
         .exec(&txn)
         .await?;

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -129,7 +129,7 @@ async fn update_known(
     }
 
     let now = state.clock.now_ms();
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let host_id = existing.id;
     let mut model: host::ActiveModel = existing.into();
     apply_facts(&mut model, hello);
@@ -175,7 +175,7 @@ fn presents_enrollment_key(state: &AppState, hello: &Hello) -> bool {
 
 async fn insert_new(state: &AppState, hello: &Hello, public_key: &str) -> Result<AgentHost, DbErr> {
     let now = state.clock.now_ms();
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let conflict = find_conflict(&txn, &hello.host.hostname, None).await?;
     let conflicts_with_approved = conflict
         .as_ref()

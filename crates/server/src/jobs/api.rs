@@ -77,15 +77,21 @@ pub struct JobFilter {
     pub state: Option<String>,
 }
 
-const STATES: [&str; 6] = ["queued", "sent", "running", "succeeded", "failed", "expired"];
+const STATES: [&str; 6] = [
+    "queued",
+    "sent",
+    "running",
+    "succeeded",
+    "failed",
+    "expired",
+];
 
 fn view(model: job::Model, hostname: Option<String>) -> JobView {
-    let failure = (model.failure_kind.is_some() || model.failure_message.is_some()).then(|| {
-        FailureView {
+    let failure =
+        (model.failure_kind.is_some() || model.failure_message.is_some()).then(|| FailureView {
             kind: model.failure_kind,
             message: model.failure_message,
-        }
-    });
+        });
     JobView {
         id: model.id,
         host_id: model.host_id,

@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, TransactionTrait};
+use axum::{Extension, Json};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{
     Approval, InstallJob, InstallRequest, PackageSpec, ServerMessage, validate_manager,
@@ -15,6 +15,7 @@ use sysmanage_protocol::{
 
 use super::delivery::mark_sent;
 use super::job_state;
+use crate::auth::CurrentUser;
 use crate::db::entities::{host, job, job_package};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Event};
@@ -76,7 +77,10 @@ fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
     }
     let packages = body.packages.unwrap_or_default();
     if packages.is_empty() {
-        return Err(ApiError::invalid("packages", "must list at least one package"));
+        return Err(ApiError::invalid(
+            "packages",
+            "must list at least one package",
+        ));
     }
     if packages.len() > MAX_PACKAGES {
         return Err(ApiError::invalid(
@@ -93,9 +97,12 @@ fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
         let manager = package.manager.ok_or_else(|| missing("manager"))?;
         let name = package.name.ok_or_else(|| missing("name"))?;
         let version = package.version.ok_or_else(|| missing("version"))?;
-        validate_manager(&manager).map_err(|error| ApiError::invalid(field("manager"), error.to_string()))?;
-        validate_package_name(&name).map_err(|error| ApiError::invalid(field("name"), error.to_string()))?;
-        validate_version(&version).map_err(|error| ApiError::invalid(field("version"), error.to_string()))?;
+        validate_manager(&manager)
+            .map_err(|error| ApiError::invalid(field("manager"), error.to_string()))?;
+        validate_package_name(&name)
+            .map_err(|error| ApiError::invalid(field("name"), error.to_string()))?;
+        validate_version(&version)
+            .map_err(|error| ApiError::invalid(field("version"), error.to_string()))?;
         if !seen.insert((manager.clone(), name.clone())) {
             return Err(ApiError::invalid(
                 field("name"),
@@ -116,9 +123,11 @@ fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
 /// host; 409 for a host that is not approved; 422 naming the invalid field.
 pub async fn create_job(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(host_id): Path<i64>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<JobCreated>)> {
+    user.require_admin()?;
     let request = parse_request(&body)?;
     let model = host::Entity::find_by_id(host_id)
         .one(&state.db)
@@ -131,9 +140,8 @@ pub async fn create_job(
         )));
     }
 
-    // TODO: record the logged-in user in `created_by` once the auth middleware provides it.
-    let job_id = insert_job(&state, host_id, &request, None).await?;
-    tracing::info!(host_id, job_id, "install job created");
+    let job_id = insert_job(&state, host_id, &request, Some(user.user_id)).await?;
+    tracing::info!(host_id, job_id, user = %user.userid, "install job created");
     events::publish(
         &state,
         Event::JobState {
@@ -145,7 +153,10 @@ pub async fn create_job(
 
     let delivered = state
         .agents
-        .send(host_id, ServerMessage::InstallJob(InstallJob { job_id, request }))
+        .send(
+            host_id,
+            ServerMessage::InstallJob(InstallJob { job_id, request }),
+        )
         .await
         .is_ok();
     let job_state = if delivered {
@@ -171,12 +182,15 @@ async fn insert_job(
     created_by: Option<i64>,
 ) -> ApiResult<i64> {
     let now = state.clock.now_ms();
-    let expiry_ms = i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000))
-        .unwrap_or(i64::MAX);
-    let request_json = serde_json::to_string(request)
-        .map_err(|error| ApiError::Internal(anyhow::anyhow!("failed to serialize a job request: {error}")))?;
+    let expiry_ms =
+        i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let request_json = serde_json::to_string(request).map_err(|error| {
+        ApiError::Internal(anyhow::anyhow!(
+            "failed to serialize a job request: {error}"
+        ))
+    })?;
 
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let inserted = job::ActiveModel {
         host_id: Set(host_id),
         request: Set(request_json),
@@ -227,14 +241,18 @@ mod tests {
 
     #[test]
     fn forms_parsed() {
-        assert_eq!(parse_request(br#"{"all": true}"#).unwrap(), InstallRequest::All);
+        assert_eq!(
+            parse_request(br#"{"all": true}"#).unwrap(),
+            InstallRequest::All
+        );
         assert_eq!(
             parse_request(br#"{"security_only": true}"#).unwrap(),
             InstallRequest::SecurityOnly
         );
-        let packages =
-            parse_request(br#"{"packages": [{"manager": "apt", "name": "curl", "version": "8.0-1"}]}"#)
-                .unwrap();
+        let packages = parse_request(
+            br#"{"packages": [{"manager": "apt", "name": "curl", "version": "8.0-1"}]}"#,
+        )
+        .unwrap();
         assert!(matches!(packages, InstallRequest::Packages { packages } if packages.len() == 1));
     }
 

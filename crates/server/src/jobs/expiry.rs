@@ -65,7 +65,11 @@ pub async fn expire_jobs(state: &AppState) -> Result<usize, DbErr> {
             .exec(&state.db)
             .await?;
         expired += 1;
-        tracing::warn!(job_id, host_id, "install job expired before the agent started it");
+        tracing::warn!(
+            job_id,
+            host_id,
+            "install job expired before the agent started it"
+        );
         events::publish(
             state,
             Event::JobState {

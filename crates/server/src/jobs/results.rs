@@ -3,8 +3,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
 };
 use sysmanage_protocol::{JobResult, PackageOutcome, PackageResult};
 
@@ -42,7 +41,7 @@ pub async fn record_started(
     job_id: i64,
 ) -> Result<(), JobMessageError> {
     let now = state.clock.now_ms();
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     find_job(&txn, host_id, job_id).await?;
     let updated = job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(job_state::RUNNING))
@@ -83,7 +82,7 @@ pub async fn record_result(
         job_state::FAILED
     };
 
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let existing = find_job(&txn, host_id, job_id).await?;
     if !job_state::OPEN.contains(&existing.state.as_str()) {
         tracing::info!(
@@ -95,7 +94,10 @@ pub async fn record_result(
         return Ok(());
     }
 
-    let failure_kind = result.failure.as_ref().map(|failure| failure_kind_name(failure.kind));
+    let failure_kind = result
+        .failure
+        .as_ref()
+        .map(|failure| failure_kind_name(failure.kind));
     let failure_message = result
         .failure
         .as_ref()
@@ -114,7 +116,10 @@ pub async fn record_result(
         )
         .col_expr(job::Column::FailureKind, Expr::value(failure_kind))
         .col_expr(job::Column::FailureMessage, Expr::value(failure_message))
-        .col_expr(job::Column::RebootRequired, Expr::value(result.reboot_required))
+        .col_expr(
+            job::Column::RebootRequired,
+            Expr::value(result.reboot_required),
+        )
         .filter(job::Column::Id.eq(job_id))
         .filter(job::Column::State.is_in(job_state::OPEN))
         .exec(&txn)
@@ -125,7 +130,10 @@ pub async fn record_result(
 
     store_package_results(&txn, job_id, &result.packages).await?;
     host::Entity::update_many()
-        .col_expr(host::Column::RebootRequired, Expr::value(result.reboot_required))
+        .col_expr(
+            host::Column::RebootRequired,
+            Expr::value(result.reboot_required),
+        )
         .filter(host::Column::Id.eq(host_id))
         .exec(&txn)
         .await?;

@@ -97,7 +97,10 @@ impl Tracker {
     pub fn heartbeat(&self, host_id: i64) {
         let now = self.clock.now_ms();
         if let Some(mut entry) = self.hosts.get_mut(&host_id) {
-            let seen = entry.observation.last_seen_ms.map_or(now, |seen| seen.max(now));
+            let seen = entry
+                .observation
+                .last_seen_ms
+                .map_or(now, |seen| seen.max(now));
             entry.observation.last_seen_ms = Some(seen);
             entry.dirty = true;
         }
@@ -138,7 +141,9 @@ impl Tracker {
 
     /// Returns the host's current status as the tracker sees it.
     pub fn status(&self, host_id: i64) -> Option<HostStatus> {
-        self.hosts.get(&host_id).map(|entry| entry.observation.status)
+        self.hosts
+            .get(&host_id)
+            .map(|entry| entry.observation.status)
     }
 
     /// Returns whether the host has an open, authenticated connection.
@@ -269,10 +274,9 @@ async fn detect_transitions(state: &AppState) {
                     },
                 );
                 match transition.to {
-                    HostStatus::Up => tracing::info!(
-                        host_id = transition.host_id,
-                        "host marked up"
-                    ),
+                    HostStatus::Up => {
+                        tracing::info!(host_id = transition.host_id, "host marked up")
+                    }
                     HostStatus::Down | HostStatus::Unknown => tracing::warn!(
                         host_id = transition.host_id,
                         reason = %transition.reason,

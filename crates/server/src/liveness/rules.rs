@@ -101,10 +101,12 @@ pub fn describe(observation: &Observation, to: HostStatus, now_ms: i64) -> Strin
     let seconds_since = |at: Option<i64>| at.map(|at| now_ms.saturating_sub(at) / 1000);
     match to {
         HostStatus::Up => "heartbeat received".to_owned(),
-        HostStatus::Down if observation.connected => match seconds_since(observation.last_seen_ms) {
-            Some(seconds) => format!("no heartbeat for {seconds} s"),
-            None => "no heartbeat received".to_owned(),
-        },
+        HostStatus::Down if observation.connected => {
+            match seconds_since(observation.last_seen_ms) {
+                Some(seconds) => format!("no heartbeat for {seconds} s"),
+                None => "no heartbeat received".to_owned(),
+            }
+        }
         HostStatus::Down => match seconds_since(observation.disconnected_at_ms) {
             Some(seconds) => format!("connection closed {seconds} s ago"),
             None => "not connected since the server started".to_owned(),
@@ -140,7 +142,10 @@ mod tests {
         for _ in 0..20 {
             clock.advance(1_000);
             observation.last_seen_ms = Some(clock.now_ms());
-            assert_eq!(evaluate(&observation, clock.now_ms(), &RULES), HostStatus::Up);
+            assert_eq!(
+                evaluate(&observation, clock.now_ms(), &RULES),
+                HostStatus::Up
+            );
         }
     }
 
@@ -149,7 +154,10 @@ mod tests {
         let clock = Clock::manual(START);
         let observation = connected(HostStatus::Up, START);
         clock.advance(2_999);
-        assert_eq!(evaluate(&observation, clock.now_ms(), &RULES), HostStatus::Up);
+        assert_eq!(
+            evaluate(&observation, clock.now_ms(), &RULES),
+            HostStatus::Up
+        );
         clock.advance(1);
         assert_eq!(
             evaluate(&observation, clock.now_ms(), &RULES),
@@ -167,7 +175,10 @@ mod tests {
             disconnected_at_ms: Some(START),
         };
         clock.advance(999);
-        assert_eq!(evaluate(&observation, clock.now_ms(), &RULES), HostStatus::Up);
+        assert_eq!(
+            evaluate(&observation, clock.now_ms(), &RULES),
+            HostStatus::Up
+        );
         clock.advance(1);
         assert_eq!(
             evaluate(&observation, clock.now_ms(), &RULES),
@@ -200,10 +211,7 @@ mod tests {
             connected: false,
             disconnected_at_ms: None,
         };
-        assert_eq!(
-            evaluate(&observation, START, &RULES),
-            HostStatus::Unknown
-        );
+        assert_eq!(evaluate(&observation, START, &RULES), HostStatus::Unknown);
     }
 
     #[test]
@@ -216,7 +224,10 @@ mod tests {
             connected: false,
             disconnected_at_ms: Some(START),
         };
-        assert_eq!(evaluate(&observation, clock.now_ms(), &RULES), HostStatus::Up);
+        assert_eq!(
+            evaluate(&observation, clock.now_ms(), &RULES),
+            HostStatus::Up
+        );
         clock.advance(1_000);
         assert_eq!(
             evaluate(&observation, clock.now_ms(), &RULES),

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect,
 };
 
 use super::{HostStatus, Transition};
@@ -39,7 +39,7 @@ pub(super) async fn write_transitions(
     db: &DatabaseConnection,
     transitions: &[Transition],
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::transaction::begin_write(db).await?;
     let mut events = Vec::with_capacity(transitions.len());
     for transition in transitions {
         let updated = host::Entity::update_many()
@@ -74,7 +74,7 @@ pub(super) async fn write_last_seen(
     db: &DatabaseConnection,
     hosts: &[(i64, i64)],
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = crate::transaction::begin_write(db).await?;
     for chunk in hosts.chunks(FLUSH_CHUNK) {
         txn.execute_unprepared(&last_seen_statement(chunk)).await?;
     }
@@ -94,7 +94,10 @@ fn last_seen_statement(hosts: &[(i64, i64)]) -> String {
         );
     }
     sql.push_str(" ELSE last_seen_at END WHERE id IN (");
-    let ids: Vec<String> = hosts.iter().map(|(host_id, _)| host_id.to_string()).collect();
+    let ids: Vec<String> = hosts
+        .iter()
+        .map(|(host_id, _)| host_id.to_string())
+        .collect();
     sql.push_str(&ids.join(","));
     sql.push(')');
     sql

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{Approval, ServerMessage};
 
 use crate::agents::SendError;
+use crate::auth::CurrentUser;
 use crate::db::entities::{host, host_update};
 use crate::error::{ApiError, ApiResult};
 use crate::hosts::{Pagination, parse_approval, parse_bool_param, parse_param};
@@ -187,8 +188,10 @@ pub struct RefreshAccepted {
 /// request was queued for the agent, 409 when the host is not approved or not connected.
 pub async fn refresh_updates(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
     Path(host_id): Path<i64>,
 ) -> ApiResult<(StatusCode, Json<RefreshAccepted>)> {
+    user.require_admin()?;
     let model = find_host(&state, host_id).await?;
     if parse_approval(&model.approval) != Approval::Approved {
         return Err(ApiError::Conflict(format!(
@@ -202,7 +205,7 @@ pub async fn refresh_updates(
         .await
     {
         Ok(()) => {
-            tracing::info!(host_id, "update scan requested");
+            tracing::info!(host_id, user = %user.userid, "update scan requested");
             Ok((
                 StatusCode::ACCEPTED,
                 Json(RefreshAccepted {

@@ -4,9 +4,7 @@
 use std::collections::HashSet;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use sysmanage_protocol::{
     Approval, ErrorCode, ManagerScan, ScanOutcome, UpdateInfo, UpdateReport, validate_manager,
     validate_package_name, validate_version,
@@ -70,7 +68,7 @@ pub async fn store_report(
     validate_report(report).map_err(ReportError::Invalid)?;
     let now = state.clock.now_ms();
 
-    let txn = state.db.begin().await?;
+    let txn = crate::transaction::begin_write(&state.db).await?;
     let approved = host::Entity::find_by_id(host_id)
         .one(&txn)
         .await?
@@ -106,7 +104,10 @@ pub async fn store_report(
     let update_error = (!scan_errors.is_empty()).then(|| scan_errors.join("\n"));
     host::Entity::update_many()
         .col_expr(host::Column::UpdatesCheckedAt, Expr::value(now))
-        .col_expr(host::Column::RebootRequired, Expr::value(report.reboot_required))
+        .col_expr(
+            host::Column::RebootRequired,
+            Expr::value(report.reboot_required),
+        )
         .col_expr(host::Column::UpdateError, Expr::value(update_error))
         .filter(host::Column::Id.eq(host_id))
         .exec(&txn)
@@ -195,7 +196,8 @@ fn validate_updates(path: &str, scan: &ManagerScan, updates: &[UpdateInfo]) -> R
         validate_version(&update.new_version)
             .map_err(|error| format!("{path}.new_version: {error}"))?;
         if let Some(current) = &update.current_version {
-            validate_version(current).map_err(|error| format!("{path}.current_version: {error}"))?;
+            validate_version(current)
+                .map_err(|error| format!("{path}.current_version: {error}"))?;
         }
         let architecture = update.architecture.as_deref().unwrap_or_default();
         check_text(&path, "architecture", architecture, MAX_ARCHITECTURE_LEN)?;
@@ -217,10 +219,14 @@ fn validate_updates(path: &str, scan: &ManagerScan, updates: &[UpdateInfo]) -> R
 
 fn check_text(path: &str, field: &str, value: &str, max_len: usize) -> Result<(), String> {
     if value.len() > max_len {
-        return Err(format!("{path}.{field}: must be at most {max_len} bytes long"));
+        return Err(format!(
+            "{path}.{field}: must be at most {max_len} bytes long"
+        ));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!("{path}.{field}: must not contain control characters"));
+        return Err(format!(
+            "{path}.{field}: must not contain control characters"
+        ));
     }
     Ok(())
 }
@@ -265,13 +271,16 @@ mod tests {
     #[test]
     fn invalid_version_named_by_path() {
         let error = validate_report(&report(vec![update("openssl", "1.0; rm -rf /")])).unwrap_err();
-        assert!(error.starts_with("managers[0].updates[0].new_version"), "{error}");
+        assert!(
+            error.starts_with("managers[0].updates[0].new_version"),
+            "{error}"
+        );
     }
 
     #[test]
     fn duplicate_package_rejected() {
-        let error =
-            validate_report(&report(vec![update("curl", "8.0"), update("curl", "8.1")])).unwrap_err();
+        let error = validate_report(&report(vec![update("curl", "8.0"), update("curl", "8.1")]))
+            .unwrap_err();
         assert!(error.contains("more than once"), "{error}");
     }
 

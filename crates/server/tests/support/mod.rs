@@ -6,6 +6,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod agent;
+pub mod api;
+
 use std::net::SocketAddr;
 
 use sea_orm::{ConnectionTrait, Database};

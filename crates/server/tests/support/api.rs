@@ -1,0 +1,72 @@
+//! An API client that logs in once and then follows the one-use token chain: every response
+//! carries the next token in `X_Reauthorization`, which the next request sends.
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::TestServer;
+
+/// A logged-in API client of a test server.
+pub struct ApiClient {
+    base_url: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl ApiClient {
+    /// Logs in as the first administrator.
+    pub async fn admin(server: &TestServer) -> Self {
+        Self {
+            base_url: server.base_url.clone(),
+            client: server.client.clone(),
+            token: server.login_admin().await,
+        }
+    }
+
+    /// Sends a request and returns the status and the JSON body (`Null` when empty).
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        if let Some(next) = response.headers().get("X_Reauthorization") {
+            self.token = next.to_str().unwrap().to_owned();
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, body)
+    }
+
+    pub async fn get(&mut self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&mut self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// GETs `path` and expects 200.
+    pub async fn get_ok(&mut self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+}
