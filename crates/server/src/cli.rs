@@ -16,7 +16,7 @@ use crate::setup::SetupArgs;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
-    /// Configuration file. Default: $SYSMANAGE_CONFIG, else /etc/sysmanage.yaml, else
+    /// Configuration file. Default: `$SYSMANAGE_CONFIG`, else /etc/sysmanage.yaml, else
     /// ./sysmanage.yaml, else built-in defaults.
     #[arg(long, global = true)]
     pub config: Option<std::path::PathBuf>,
@@ -60,7 +60,7 @@ pub fn init_tracing(log: &LogConfig, rust_log: Option<&str>) -> anyhow::Result<(
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    // `try_init` fails only when a subscriber is already set, as in tests that call this twice.
+    // `try_init` fails when a global subscriber is already set, and the first one stays.
     let _ = if log.format == "json" {
         builder.json().try_init()
     } else {

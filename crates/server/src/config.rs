@@ -78,7 +78,7 @@ pub struct DatabaseConfig {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
-    /// Seconds a token stays valid after it was issued if nobody uses it.
+    /// Seconds an unused token stays valid after it was issued.
     pub token_idle_timeout_secs: u64,
     /// Failed logins per user id or per client address before logins are refused for a while.
     pub login_max_failures: u32,
@@ -262,7 +262,7 @@ const NON_KEY_VARIABLES: &[&str] = &[
 /// Files tried in order when neither `--config` nor `SYSMANAGE_CONFIG` names one.
 pub const DEFAULT_PATHS: &[&str] = &["/etc/sysmanage.yaml", "sysmanage.yaml"];
 
-/// Largest accepted value of a `*_secs` key: ten years, far below the overflow of the
+/// Maximum value of a `*_secs` key: ten years, far below the overflow of the
 /// millisecond arithmetic.
 const MAX_SECS: u64 = 10 * 365 * 24 * 60 * 60;
 
@@ -306,9 +306,9 @@ pub struct LoadedConfig {
 }
 
 impl Config {
-    /// Loads the configuration: the file from `cli_path`, else from `SYSMANAGE_CONFIG`, else
-    /// the first of [`DEFAULT_PATHS`] that exists, else the defaults; then applies the
-    /// `SYSMANAGE_...` overrides from `environment` and validates the result.
+    /// Loads the configuration and validates it. The file is `cli_path`, else
+    /// `SYSMANAGE_CONFIG`, else the first of [`DEFAULT_PATHS`] that exists. Without a file the
+    /// defaults apply. The `SYSMANAGE_...` overrides from `environment` come last.
     ///
     /// A file named by `cli_path` or `SYSMANAGE_CONFIG` must exist.
     pub fn load(
@@ -501,7 +501,7 @@ impl Config {
     }
 }
 
-/// Shortest accepted `security.enrollment_key`, in characters.
+/// Minimum length of `security.enrollment_key`, in characters.
 pub const MIN_ENROLLMENT_KEY_CHARS: usize = 16;
 
 fn check_secs(key: &'static str, value: u64) -> Result<(), ConfigError> {
@@ -739,7 +739,7 @@ pub const ENV_OVERRIDES: &[EnvOverride] = &[
     },
 ];
 
-/// Largest edit distance at which an unknown `SYSMANAGE_` variable counts as a misspelt key.
+/// Maximum edit distance at which an unknown `SYSMANAGE_` variable counts as a misspelt key.
 const MISSPELLING_DISTANCE: usize = 3;
 
 /// Finds `SYSMANAGE_` variables that are no key but lie within a few edits of one.

@@ -41,7 +41,7 @@ async fn error_code(response: reqwest::Response) -> String {
         .to_owned()
 }
 
-/// A client whose connections come from `127.0.0.<last>`, to act as another address.
+/// Builds a client whose connections come from `127.0.0.<last>`, to act as another address.
 fn client_from(last: u8) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))

@@ -244,7 +244,7 @@ impl Served {
         loop {
             let line = self
                 .logs
-                .recv_timeout(Duration::from_secs(60))
+                .recv_timeout(Duration::from_mins(1))
                 .unwrap_or_else(|_| panic!("no log line {message:?}; got {before:?}"));
             if line["fields"]["message"] == message {
                 return (line, before);
@@ -331,8 +331,10 @@ async fn https_serves_health() {
 
     tls::install_crypto_provider();
     let server_config = tls::load_server_config(&cert_file, &key_file).unwrap();
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_owned();
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
     let (router, _state) = app::build(
         config,
         Clock::system(),

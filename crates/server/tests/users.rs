@@ -41,7 +41,7 @@ impl<'a> Session<'a> {
         let response = request.send().await.unwrap();
         let status = response.status();
         if let Some(next) = response.headers().get("X_Reauthorization") {
-            self.token = next.to_str().unwrap().to_owned();
+            next.to_str().unwrap().clone_into(&mut self.token);
         }
         let text = response.text().await.unwrap();
         let body = if text.is_empty() {

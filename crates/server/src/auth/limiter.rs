@@ -13,11 +13,12 @@ use std::sync::{Mutex, PoisonError};
 use crate::config::SecurityConfig;
 use crate::error::ApiError;
 
-/// Most counters kept at once. Beyond that, expired ones are pruned first and then the least
-/// recently updated ones.
+/// Maximum number of counters kept at once. Beyond that, expired ones are pruned first and
+/// then the least recently updated ones.
 pub const MAX_COUNTERS: usize = 10_000;
 
-/// Longest user id prefix used as a key, so that huge request bodies cannot grow the map.
+/// Maximum characters of a user id used as a key, so that huge request bodies cannot grow
+/// the map.
 const MAX_KEY_CHARS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -4,7 +4,8 @@
 //! hex SHA-256. Each token is valid for one request: the request consumes it with one
 //! conditional UPDATE, and the response carries a successor in the same chain. A chain is
 //! the login's token and every token issued in its place. Presenting a used token again
-//! revokes the whole chain, so whoever holds a copy of a stolen token cannot keep using it.
+//! revokes the whole chain. So when a token is stolen and both the owner and the thief use
+//! it, the chain dies for both of them.
 //! The deny-list is the `auth_tokens` table itself, so server processes that share one database
 //! agree on it.
 
@@ -30,7 +31,7 @@ pub const PURGE_INTERVAL: Duration = Duration::from_mins(5);
 /// Extra time, in milliseconds, that a row is kept after its expiry on top of the idle timeout.
 const PURGE_MARGIN_MS: i64 = 60 * 60 * 1000;
 
-/// Why a presented token was not accepted. Every case is answered with 403.
+/// Why a presented token was rejected. Every case gets a 403 response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
     /// Not 32 bytes of base64url.

@@ -13,11 +13,11 @@ use serde::Serialize;
 use crate::db::entities::user;
 use crate::state::AppState;
 
-/// Longest accepted user id, in characters.
+/// Maximum length of a user id, in characters.
 pub const MAX_USERID_CHARS: usize = 255;
-/// Shortest accepted password, in characters.
+/// Minimum length of a password, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest accepted password, in characters. Bounds the work of hashing one request.
+/// Maximum length of a password, in characters. Bounds the work of hashing one request.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// Routes of the users API, all privileged.
