@@ -1,0 +1,361 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Install jobs: creation and validation through the API, delivery over a real agent
+//! connection, results at most once, and expiry.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::agent::{AgentConnection, TestAgent};
+use support::api::ApiClient;
+use support::{BACKENDS, TestServer};
+use sysmanage_protocol::{
+    AgentMessage, ErrorCode, InstallJob, InstallRequest, JobFailure, JobFailureKind, JobResult,
+    PackageOutcome, PackageResult, ServerMessage,
+};
+use sysmanage_server::clock::Clock;
+
+const ENROLLMENT_KEY: &str = "jobs-test-key";
+
+async fn start(backend: support::Backend, clock: Clock) -> TestServer {
+    TestServer::start_with(backend, clock, |config| {
+        config.security.enrollment_key = Some(ENROLLMENT_KEY.into());
+        config.jobs.expiry_secs = 600;
+    })
+    .await
+}
+
+fn approved_agent(hostname: &str) -> TestAgent {
+    let mut agent = TestAgent::new(hostname);
+    agent.enrollment_key = Some(ENROLLMENT_KEY.into());
+    agent
+}
+
+async fn wait_disconnected(server: &TestServer, host_id: i64) {
+    let start = tokio::time::Instant::now();
+    while server.state.agents.is_connected(host_id) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "connection stayed registered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_job_state(api: &mut ApiClient, job_id: i64, state: &str) -> Value {
+    let start = tokio::time::Instant::now();
+    loop {
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        if job["state"] == state {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "job {job_id} did not become {state}: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn expect_install_job(connection: &mut AgentConnection) -> InstallJob {
+    match connection.recv().await {
+        ServerMessage::InstallJob(job) => job,
+        other => panic!("expected an install job, got {other:?}"),
+    }
+}
+
+fn curl_request() -> Value {
+    json!({"packages": [{"manager": "apt", "name": "curl", "version": "8.1-1"}]})
+}
+
+fn curl_result(job_id: i64, success: bool) -> JobResult {
+    JobResult {
+        job_id,
+        success,
+        packages: vec![PackageResult {
+            manager: "apt".into(),
+            name: "curl".into(),
+            requested_version: Some("8.1-1".into()),
+            installed_version: Some("8.1-1".into()),
+            outcome: PackageOutcome::Installed,
+            message: None,
+        }],
+        output_tail: "Setting up curl (8.1-1) ...".into(),
+        failure: None,
+        reboot_required: true,
+    }
+}
+
+#[tokio::test]
+async fn queued_job_delivered_on_reconnect() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let agent = approved_agent("web1");
+        let connection = agent.connect(&server).await;
+        let host_id = connection.host_id();
+        connection.kill();
+        wait_disconnected(&server, host_id).await;
+
+        let (status, body) = api
+            .post(&format!("/hosts/{host_id}/updates/install"), curl_request())
+            .await;
+        assert_eq!(status, 201, "{backend:?}: {body}");
+        assert_eq!(body["state"], "queued");
+        let job_id = body["job_id"].as_i64().unwrap();
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["packages"][0]["outcome"], "pending", "{job}");
+        assert!(job["sent_at"].is_null());
+
+        let mut connection = agent.connect(&server).await;
+        let delivered = expect_install_job(&mut connection).await;
+        assert_eq!(delivered.job_id, job_id);
+        match &delivered.request {
+            InstallRequest::Packages { packages } => {
+                assert_eq!(packages[0].name, "curl");
+                assert_eq!(packages[0].version, "8.1-1");
+            }
+            other => panic!("expected a package request, got {other:?}"),
+        }
+        let job = wait_for_job_state(&mut api, job_id, "sent").await;
+        assert!(job["sent_at"].is_string(), "{job}");
+
+        connection.send(AgentMessage::JobStarted { job_id }).await;
+        let job = wait_for_job_state(&mut api, job_id, "running").await;
+        assert!(job["started_at"].is_string(), "{job}");
+
+        // Another host cannot report on this job.
+        let mut other = approved_agent("web2").connect(&server).await;
+        let id = other
+            .send(AgentMessage::JobResult(curl_result(job_id, false)))
+            .await;
+        match other.recv().await {
+            ServerMessage::Error(reply) => {
+                assert_eq!(reply.code, ErrorCode::InvalidRequest);
+                assert_eq!(reply.in_reply_to, Some(id));
+            }
+            other => panic!("expected invalid_request, got {other:?}"),
+        }
+
+        connection
+            .send(AgentMessage::JobResult(curl_result(job_id, true)))
+            .await;
+        assert_eq!(
+            connection.recv().await,
+            ServerMessage::JobResultAck { job_id }
+        );
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["packages"][0]["outcome"], "installed");
+        assert_eq!(job["packages"][0]["installed_version"], "8.1-1");
+        assert_eq!(job["output_tail"], "Setting up curl (8.1-1) ...");
+        assert_eq!(job["reboot_required"], true);
+        assert!(job["finished_at"].is_string());
+        assert!(job["failure"].is_null());
+        let host = api.get_ok(&format!("/hosts/{host_id}")).await;
+        assert_eq!(host["reboot_required"], true);
+
+        // A repeated result is acknowledged and changes nothing.
+        let mut repeated = curl_result(job_id, false);
+        repeated.output_tail = "something else".into();
+        connection.send(AgentMessage::JobResult(repeated)).await;
+        assert_eq!(
+            connection.recv().await,
+            ServerMessage::JobResultAck { job_id }
+        );
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["state"], "succeeded");
+        assert_eq!(job["output_tail"], "Setting up curl (8.1-1) ...");
+
+        // A finished job is not delivered again.
+        drop(connection);
+        wait_disconnected(&server, host_id).await;
+        let mut connection = agent.connect(&server).await;
+        connection.heartbeat().await;
+
+        let jobs = api.get_ok(&format!("/jobs?host_id={host_id}")).await;
+        assert_eq!(jobs["total"], 1);
+        assert_eq!(jobs["items"][0]["hostname"], "web1");
+        let jobs = api.get_ok("/jobs?state=queued").await;
+        assert_eq!(jobs["total"], 0);
+    }
+}
+
+#[tokio::test]
+async fn connected_host_gets_job_at_once() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let agent = approved_agent("web1");
+        let mut connection = agent.connect(&server).await;
+        let host_id = connection.host_id();
+
+        let (status, body) = api
+            .post(
+                &format!("/hosts/{host_id}/updates/install"),
+                json!({"all": true}),
+            )
+            .await;
+        assert_eq!(status, 201, "{backend:?}: {body}");
+        assert_eq!(body["state"], "sent");
+        let job_id = body["job_id"].as_i64().unwrap();
+        let delivered = expect_install_job(&mut connection).await;
+        assert_eq!(delivered.job_id, job_id);
+        assert_eq!(delivered.request, InstallRequest::All);
+
+        // A running job is delivered again after a reconnect, so that the agent can answer with
+        // its stored result.
+        connection.send(AgentMessage::JobStarted { job_id }).await;
+        wait_for_job_state(&mut api, job_id, "running").await;
+        drop(connection);
+        wait_disconnected(&server, host_id).await;
+        let mut connection = agent.connect(&server).await;
+        assert_eq!(expect_install_job(&mut connection).await.job_id, job_id);
+
+        // For `all`, the agent reports packages the request did not name.
+        let result = JobResult {
+            job_id,
+            success: false,
+            packages: vec![
+                PackageResult {
+                    manager: "apt".into(),
+                    name: "openssl".into(),
+                    requested_version: None,
+                    installed_version: Some("3.1".into()),
+                    outcome: PackageOutcome::Installed,
+                    message: None,
+                },
+                PackageResult {
+                    manager: "apt".into(),
+                    name: "libc6".into(),
+                    requested_version: None,
+                    installed_version: None,
+                    outcome: PackageOutcome::Failed,
+                    message: Some("dependency problems".into()),
+                },
+            ],
+            output_tail: "E: Sub-process /usr/bin/dpkg returned an error code (1)".into(),
+            failure: Some(JobFailure {
+                kind: JobFailureKind::CommandFailed,
+                message: "apt-get exited with status 100".into(),
+            }),
+            reboot_required: false,
+        };
+        connection.send(AgentMessage::JobResult(result)).await;
+        assert_eq!(
+            connection.recv().await,
+            ServerMessage::JobResultAck { job_id }
+        );
+
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert_eq!(job["request"]["mode"], "all");
+        assert_eq!(job["failure"]["kind"], "command_failed");
+        assert_eq!(job["failure"]["message"], "apt-get exited with status 100");
+        let packages = job["packages"].as_array().unwrap();
+        assert_eq!(packages.len(), 2, "{job}");
+        assert_eq!(packages[0]["name"], "openssl");
+        assert_eq!(packages[0]["outcome"], "installed");
+        assert_eq!(packages[1]["outcome"], "failed");
+        assert_eq!(packages[1]["message"], "dependency problems");
+    }
+}
+
+#[tokio::test]
+async fn unstarted_job_expires() {
+    for backend in BACKENDS {
+        let clock = Clock::manual(1_800_000_000_000);
+        let server = start(backend, clock.clone()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let agent = approved_agent("web1");
+        let connection = agent.connect(&server).await;
+        let host_id = connection.host_id();
+        connection.kill();
+        wait_disconnected(&server, host_id).await;
+
+        let (status, body) = api
+            .post(&format!("/hosts/{host_id}/updates/install"), curl_request())
+            .await;
+        assert_eq!(status, 201, "{backend:?}: {body}");
+        let job_id = body["job_id"].as_i64().unwrap();
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["expires_at"], "2027-01-15T08:10:00.000Z", "{job}");
+
+        clock.advance(599_000);
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let job = api.get_ok(&format!("/jobs/{job_id}")).await;
+        assert_eq!(job["state"], "queued", "{job}");
+
+        clock.advance(1_000);
+        let job = wait_for_job_state(&mut api, job_id, "expired").await;
+        assert!(job["finished_at"].is_string(), "{job}");
+        assert!(job["failure"]["message"].is_string(), "{job}");
+        assert_eq!(job["packages"][0]["outcome"], "not_attempted");
+
+        // An expired job is not delivered: the first message after Welcome is the heartbeat's
+        // ack.
+        let mut connection = agent.connect(&server).await;
+        connection.heartbeat().await;
+    }
+}
+
+#[tokio::test]
+async fn install_validation_names_field() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let connection = approved_agent("web1").connect(&server).await;
+        let host_id = connection.host_id();
+        let path = format!("/hosts/{host_id}/updates/install");
+
+        let cases = [
+            (
+                json!({"packages": [{"manager": "apt", "name": "curl", "version": "--force"}]}),
+                "packages[0].version",
+            ),
+            (
+                json!({"packages": [{"manager": "apt", "name": "curl", "version": "1"},
+                                 {"manager": "npm", "name": "x", "version": "1"}]}),
+                "packages[1].manager",
+            ),
+            (
+                json!({"packages": [{"manager": "apt", "name": "$(id)", "version": "1"}]}),
+                "packages[0].name",
+            ),
+            (
+                json!({"packages": [{"manager": "apt", "name": "curl"}]}),
+                "packages[0].version",
+            ),
+            (json!({"packages": []}), "packages"),
+            (json!({"all": true, "security_only": true}), "body"),
+            (json!({}), "body"),
+            (json!({"everything": true}), "body"),
+        ];
+        for (body, field) in cases {
+            let (status, reply) = api.post(&path, body.clone()).await;
+            assert_eq!(status, 422, "{backend:?} {body}: {reply}");
+            assert_eq!(reply["error"]["field"], field, "{body}: {reply}");
+        }
+
+        let pending = TestAgent::new("pending1").connect(&server).await;
+        let (status, reply) = api
+            .post(
+                &format!("/hosts/{}/updates/install", pending.host_id()),
+                json!({"security_only": true}),
+            )
+            .await;
+        assert_eq!(status, 409, "{reply}");
+
+        let (status, _) = api
+            .post("/hosts/999999/updates/install", json!({"all": true}))
+            .await;
+        assert_eq!(status, 404);
+
+        let jobs = api.get_ok("/jobs").await;
+        assert_eq!(jobs["total"], 0, "{jobs}");
+        let (status, reply) = api.get("/jobs?state=done").await;
+        assert_eq!(status, 422);
+        assert_eq!(reply["error"]["field"], "state");
+    }
+}
