@@ -7,8 +7,10 @@
 pub mod apt;
 pub mod busy;
 pub mod command;
+pub mod pkg;
+pub mod version;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use sysmanage_protocol::{
@@ -69,6 +71,12 @@ pub trait PackageManager: Send + Sync {
 
     /// Installs the selection and reports the outcome per package.
     fn install(&self, selection: &InstallSelection) -> InstallOutcome;
+
+    /// Returns whether this manager knows that the host must reboot to finish an update, for
+    /// platforms without the Debian flag file ([`REBOOT_REQUIRED_PATH`]).
+    fn reboot_required(&self) -> bool {
+        false
+    }
 }
 
 /// Settings the package managers share, taken from the agent configuration.
@@ -83,7 +91,58 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
     if apt::is_available() {
         managers.push(Arc::new(apt::Apt::new(settings.apt.clone())));
     }
+    push_bsd_and_apple_managers(&mut managers);
+    push_windows_managers(&mut managers);
     managers
+}
+
+/// Adds the macOS, FreeBSD and OpenBSD managers found on this host.
+#[allow(clippy::ptr_arg, unused_variables)]
+fn push_bsd_and_apple_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
+    #[cfg(target_os = "macos")]
+    {
+        if softwareupdate::is_available() {
+            managers.push(Arc::new(softwareupdate::SoftwareUpdate::new()));
+        }
+        if brew::is_available() {
+            managers.push(Arc::new(brew::Brew::new()));
+        }
+    }
+    #[cfg(target_os = "freebsd")]
+    {
+        if pkg::is_available() {
+            managers.push(Arc::new(pkg::Pkg::new()));
+        }
+        if freebsd_update::is_available() {
+            managers.push(Arc::new(freebsd_update::FreebsdUpdate::new()));
+        }
+    }
+    #[cfg(target_os = "openbsd")]
+    {
+        if syspatch::is_available() {
+            managers.push(Arc::new(syspatch::Syspatch::new()));
+        }
+        if pkg_add::is_available() {
+            managers.push(Arc::new(pkg_add::PkgAdd::new()));
+        }
+    }
+}
+
+/// Adds the Windows managers found on this host.
+#[allow(clippy::ptr_arg, unused_variables)]
+fn push_windows_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
+    #[cfg(target_os = "windows")]
+    {
+        if windows_update::is_available() {
+            managers.push(Arc::new(windows_update::WindowsUpdate::new()));
+        }
+        if winget::is_available() {
+            managers.push(Arc::new(winget::Winget::new()));
+        }
+        if chocolatey::is_available() {
+            managers.push(Arc::new(chocolatey::Chocolatey::new()));
+        }
+    }
 }
 
 /// Runs detection of every manager and builds the report sent to the server.
@@ -92,7 +151,8 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
 pub fn scan(managers: &[Arc<dyn PackageManager>], reboot_required_path: &Path) -> UpdateReport {
     let mut report = UpdateReport {
         managers: Vec::with_capacity(managers.len()),
-        reboot_required: reboot_required_path.exists(),
+        reboot_required: reboot_required_path.exists()
+            || managers.iter().any(|manager| manager.reboot_required()),
     };
     for manager in managers {
         let outcome = match manager.detect_updates() {
@@ -120,18 +180,28 @@ pub fn scan(managers: &[Arc<dyn PackageManager>], reboot_required_path: &Path) -
 }
 
 /// Returns whether `program` is an executable file in one of the `PATH` directories.
+///
+/// On Windows a file counts when it exists as `program` or `program.exe`.
 pub fn is_on_path(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-
     let Some(path) = std::env::var_os("PATH") else {
         return false;
     };
-    std::env::split_paths(&path).any(|directory| {
-        let candidate: PathBuf = directory.join(program);
-        candidate
-            .metadata()
-            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
-    })
+    std::env::split_paths(&path).any(|directory| is_executable(&directory.join(program)))
+}
+
+#[cfg(unix)]
+fn is_executable(candidate: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+
+    candidate
+        .metadata()
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(windows)]
+fn is_executable(candidate: &Path) -> bool {
+    let with_extension = candidate.with_extension("exe");
+    candidate.is_file() || with_extension.is_file()
 }
 
 #[cfg(test)]
