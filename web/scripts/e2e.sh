@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Playwright end-to-end tests in Debian's Chromium against the real sysmanage-server and
 # sysmanage-agent binaries (target/debug unless SYSMANAGE_SERVER_BIN / SYSMANAGE_AGENT_BIN are
-# set), on SQLite in a temporary folder and a random loopback port, with real apt installing from
-# the local test repository that tests/e2e/apt-repo.sh builds. Needs root for dpkg, the Debian
+# set). The server runs on SQLite in a temporary folder on a random loopback port, and real apt
+# installs from the local test repository that tests/e2e/apt-repo.sh builds. Needs root for dpkg, the Debian
 # packages chromium, dpkg-dev and apt-utils, and a server built after `npm run build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,7 +9,7 @@ import { AuthProvider } from "./auth/AuthContext";
 import { createQueryClient } from "./queryClient";
 import { theme } from "./theme";
 
-/** Every context the pages need: theme, notifications, API client, query cache and login state. */
+/** Provides every context the pages need: theme, notifications, API client, query cache and login state. */
 export function Providers({
   api,
   children,

@@ -1,7 +1,7 @@
 import { QueryClient } from "@tanstack/react-query";
 import { ApiError } from "./api/client";
 
-/** Creates the query cache. Client errors (4xx) are not retried, since a retry gets the same answer. */
+/** Creates the query cache. Client errors (4xx) are not retried, since a retry gets the same response. */
 export function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {

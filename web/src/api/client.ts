@@ -5,7 +5,7 @@
  * The server issues one-use bearer tokens: each response to an authenticated request carries the
  * next token in the `X_Reauthorization` header, and presenting a used token revokes the whole
  * chain. Two calls in flight with the same token would therefore log the user out. The token
- * lives in this object only, never in browser storage, so a page reload asks for a new login.
+ * lives in this object only, never in browser storage, so a page reload requires a new login.
  */
 
 /** Response header that carries the next token. Header names are case-insensitive in fetch. */
@@ -108,7 +108,7 @@ export class ApiClient {
     });
   }
 
-  /** Revokes the token chain with `POST /logout` and forgets the token, even if the call fails. */
+  /** Revokes the token chain with `POST /logout` and drops the token, even if the call fails. */
   logout(): Promise<void> {
     return this.enqueue(async () => {
       const token = this.token;

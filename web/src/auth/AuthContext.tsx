@@ -9,7 +9,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useApi } from "../api/ApiContext";
 import { AuthContext } from "./useAuth";
 
-/** Tracks whether the API client holds a token, and ends the UI session when it loses it. */
+/** Tracks whether the API client has a token, and ends the UI session when it loses it. */
 export function AuthProvider({ children }: { children: ReactNode }) {
   const api = useApi();
   const queryClient = useQueryClient();

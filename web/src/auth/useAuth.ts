@@ -2,7 +2,7 @@ import { createContext, useContext } from "react";
 
 export interface AuthState {
   authenticated: boolean;
-  /** Why the last session ended, shown on the login page. */
+  /** Reason the last session ended, shown on the login page. */
   message: string | null;
   login: (userid: string, password: string) => Promise<void>;
   logout: () => Promise<void>;

@@ -13,7 +13,7 @@ const COLORS: Record<Availability, string> = {
   unknown: "var(--mantine-color-gray-3)",
 };
 
-/** A horizontal bar of up/down periods over the last `days` days, oldest on the left. */
+/** Renders a horizontal bar of up/down periods over the last `days` days, oldest on the left. */
 export function AvailabilityTimeline({
   events,
   days = 7,

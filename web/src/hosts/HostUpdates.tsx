@@ -18,7 +18,7 @@ import type { Host, InstallRequest, Update } from "../api/types";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 
-/** The pending updates of one host, with install and refresh actions. */
+/** Renders the pending updates of one host, with install and refresh actions. */
 export function HostUpdates({ host }: { host: Host }) {
   const api = useApi();
   const queryClient = useQueryClient();

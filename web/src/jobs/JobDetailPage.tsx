@@ -44,7 +44,12 @@ const OUTCOME_COLORS: Record<string, string> = {
 
 function JobProgress({ job }: { job: Job }) {
   const finished = isJobFinished(job.state);
-  const color = job.state === "succeeded" ? "green" : finished ? "red" : "blue";
+  let color = "blue";
+  if (job.state === "succeeded") {
+    color = "green";
+  } else if (finished) {
+    color = "red";
+  }
   return (
     <Stack gap={4}>
       <Progress

@@ -13,7 +13,7 @@ type Handler = (
 ) => { status?: number; body?: unknown } | undefined;
 
 /**
- * A fetch mock that behaves like the SysManage token chain: every token is valid once, each
+ * Creates a fetch mock that behaves like the SysManage token chain: every token is valid once, each
  * response carries the next one, and a reused token gets 403. Routes are `"METHOD /path"` keys.
  */
 export function createFakeServer(routes: Record<string, Handler>) {
