@@ -9,6 +9,7 @@ pub mod busy;
 pub mod command;
 pub mod pkg;
 pub mod version;
+pub mod winget;
 
 use std::path::Path;
 use std::sync::Arc;
