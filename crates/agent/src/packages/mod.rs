@@ -10,6 +10,7 @@ pub mod command;
 pub mod pacman;
 pub mod pkg;
 pub mod version;
+pub mod windows_update;
 pub mod winget;
 
 use std::path::Path;
