@@ -41,7 +41,7 @@ async fn list_filters_sorts_and_pages() {
         found.sort();
         assert_eq!(
             found,
-            ["Web2", "web1"],
+            ["web1", "web2"],
             "{backend:?}: case-insensitive substring"
         );
 

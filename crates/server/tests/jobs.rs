@@ -204,7 +204,7 @@ async fn connected_host_gets_job_at_once() {
         assert_eq!(delivered.job_id, job_id);
         assert_eq!(delivered.request, InstallRequest::All);
 
-        // A running job is delivered again after a reconnect, so that the agent can answer with
+        // A running job is delivered again after a reconnect, so that the agent can reply with
         // its stored result.
         connection.send(AgentMessage::JobStarted { job_id }).await;
         wait_for_job_state(&mut api, job_id, "running").await;

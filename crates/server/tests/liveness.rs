@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use support::agent::TestAgent;
+use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
 use support::{BACKENDS, TestServer};
 use sysmanage_server::clock::Clock;
@@ -187,10 +187,7 @@ async fn last_seen_flushed_in_one_batch() {
                     .await,
             );
         }
-        let ids: Vec<i64> = connections
-            .iter()
-            .map(|connection| connection.host_id())
-            .collect();
+        let ids: Vec<i64> = connections.iter().map(AgentConnection::host_id).collect();
         let start = tokio::time::Instant::now();
         while hosts_seen_at(&server, &ids, start_ms).await < ids.len() {
             assert!(

@@ -1,4 +1,4 @@
-//! One authenticated agent connection: reading its messages, answering them, and forwarding
+//! One authenticated agent connection: reading its messages, replying to them, and forwarding
 //! messages queued for it by API handlers.
 
 use std::time::Duration;
@@ -29,7 +29,8 @@ pub(super) async fn send_message(
     socket.send(Message::Text(text.into())).await
 }
 
-/// Sends an `Error` reply. A failed send is left to the read loop, which sees the closed socket.
+/// Sends an `Error` reply. A failed send is left to the read loop, which then finds the socket
+/// closed.
 pub(super) async fn reply_error(
     socket: &mut WebSocket,
     in_reply_to: Option<MessageId>,
@@ -44,7 +45,8 @@ pub(super) async fn reply_error(
     let _ = send_message(socket, reply).await;
 }
 
-/// Runs one connection from the challenge to its close. Never panics on agent input.
+/// Runs one connection from the challenge to its close. Invalid agent input gets an error reply;
+/// only a failed handshake, a close or a transport error ends the connection.
 pub(super) async fn run(mut socket: WebSocket, state: AppState) {
     let nonce = match handshake::new_nonce() {
         Ok(nonce) => nonce,
@@ -199,15 +201,14 @@ impl Session {
                     }
                     None => Flow::Close,
                 },
-                message = outgoing.recv() => match message {
-                    Some(message) => self.send(message).await,
-                    None => {
-                        self.close(close_code::POLICY, "replaced by a newer connection of this host")
-                            .await;
-                        Flow::Close
-                    }
+                message = outgoing.recv() => if let Some(message) = message {
+                    self.send(message).await
+                } else {
+                    self.close(close_code::POLICY, "replaced by a newer connection of this host")
+                        .await;
+                    Flow::Close
                 },
-                _ = ping.tick() => match self.socket.send(Message::Ping(Default::default())).await {
+                _ = ping.tick() => match self.socket.send(Message::Ping(axum::body::Bytes::default())).await {
                     Ok(()) => Flow::Continue,
                     Err(_) => Flow::Close,
                 },
@@ -340,14 +341,14 @@ impl Session {
                 jobs::record_started(&self.state, self.host_id, job_id)
                     .await
                     .map(|()| None)
-                    .map_err(|error| error.into_reply())
+                    .map_err(jobs::JobMessageError::into_reply)
             }
             AgentMessage::JobResult(result) => {
                 let job_id = result.job_id;
                 jobs::record_result(&self.state, self.host_id, &result)
                     .await
                     .map(|()| Some(ServerMessage::JobResultAck { job_id }))
-                    .map_err(|error| error.into_reply())
+                    .map_err(jobs::JobMessageError::into_reply)
             }
             AgentMessage::Hello(_) | AgentMessage::Heartbeat(_) | AgentMessage::Error(_) => {
                 Ok(None)

@@ -99,11 +99,11 @@ async fn update_counts(
     db: &impl ConnectionTrait,
     host_ids: &[i64],
 ) -> Result<HashMap<i64, UpdateCounts>, DbErr> {
+    use sea_orm::sea_query::ExprTrait as _;
+
     if host_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    use sea_orm::sea_query::ExprTrait as _;
-
     let rows: Vec<(i64, i64, Option<i64>)> = host_update::Entity::find()
         .select_only()
         .column(host_update::Column::HostId)

@@ -41,7 +41,7 @@ pub struct JobView {
     pub packages: Option<Vec<PackageView>>,
 }
 
-/// Why a job failed or expired.
+/// Failure of a job that failed or expired: its kind and message.
 #[derive(Debug, Serialize)]
 pub struct FailureView {
     /// A protocol `JobFailureKind` such as `lock_timeout`; `null` for an expired job.
@@ -88,7 +88,7 @@ const STATES: [&str; 6] = [
 
 fn view(model: job::Model, hostname: Option<String>) -> JobView {
     let failure =
-        (model.failure_kind.is_some() || model.failure_message.is_some()).then(|| FailureView {
+        (model.failure_kind.is_some() || model.failure_message.is_some()).then_some(FailureView {
             kind: model.failure_kind,
             message: model.failure_message,
         });

@@ -44,7 +44,7 @@ struct PackageBody {
     version: Option<String>,
 }
 
-/// Body of the 201 answer.
+/// Body of the 201 response.
 #[derive(Debug, Serialize)]
 pub struct JobCreated {
     pub job_id: i64,

@@ -10,7 +10,7 @@ use crate::events::{self, Event};
 use crate::state::AppState;
 
 /// Returns the jobs to send to a host that just connected, by id: queued and sent jobs that
-/// have not expired, and running jobs, because the agent answers a running job it already has
+/// have not expired, and running jobs, because the agent replies to a running job it already has
 /// with its stored result or reports that it was interrupted.
 pub async fn jobs_to_deliver(state: &AppState, host_id: i64) -> Result<Vec<InstallJob>, DbErr> {
     let now = state.clock.now_ms();

@@ -1,7 +1,7 @@
 //! Last-seen times and up/down detection of approved hosts.
 //!
-//! Heartbeats only touch an in-memory map ([`Tracker`]), keyed by host id and sharded so that
-//! sessions never wait on one global lock. Two background tasks started by [`spawn`] do the
+//! Heartbeats only touch an in-memory map ([`Tracker`]), keyed by host id and sharded, so that
+//! sessions do not contend for one global lock. Two background tasks started by [`spawn`] do the
 //! database work: one turns elapsed timeouts into `up`/`down` transitions with a `host_events`
 //! row each, the other writes changed last-seen times in one batch per flush interval. Every time
 //! comes from the server's [`Clock`], never from an agent.
@@ -139,7 +139,7 @@ impl Tracker {
             .and_then(|entry| entry.observation.last_seen_ms)
     }
 
-    /// Returns the host's current status as the tracker sees it.
+    /// Returns the host's current status in the tracker.
     pub fn status(&self, host_id: i64) -> Option<HostStatus> {
         self.hosts
             .get(&host_id)
@@ -275,7 +275,7 @@ async fn detect_transitions(state: &AppState) {
                 );
                 match transition.to {
                     HostStatus::Up => {
-                        tracing::info!(host_id = transition.host_id, "host marked up")
+                        tracing::info!(host_id = transition.host_id, "host marked up");
                     }
                     HostStatus::Down | HostStatus::Unknown => tracing::warn!(
                         host_id = transition.host_id,

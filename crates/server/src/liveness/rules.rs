@@ -54,7 +54,7 @@ fn secs_to_ms(secs: u64) -> i64 {
     i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
-/// What the tracker knows about one host, all times in server-clock Unix milliseconds.
+/// Liveness facts the tracker stores about one host, all times in server-clock Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observation {
     pub status: HostStatus,

@@ -177,14 +177,14 @@ pub async fn list_host_updates(
     Ok(Json(query_updates(&state, condition, &pagination).await?))
 }
 
-/// Body of a 202 answer to a scan request.
+/// Body of the 202 response to a scan request.
 #[derive(Debug, Serialize)]
 pub struct RefreshAccepted {
     pub host_id: i64,
     pub status: &'static str,
 }
 
-/// `POST /hosts/{id}/updates/refresh`: asks the connected agent to scan now. 202 when the
+/// `POST /hosts/{id}/updates/refresh`: sends `RefreshUpdates` to the connected agent. 202 when the
 /// request was queued for the agent, 409 when the host is not approved or not connected.
 pub async fn refresh_updates(
     State(state): State<AppState>,

@@ -25,7 +25,7 @@ const MAX_SCAN_ERROR_CHARS: usize = 1000;
 /// Rows per `INSERT` statement, well below the bind-parameter limits of SQLite and PostgreSQL.
 const INSERT_CHUNK: usize = 500;
 
-/// Why a report was not stored.
+/// Error that kept a report from being stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("invalid update report: {0}")]

@@ -1,5 +1,5 @@
-//! A test agent that speaks the real protocol over a real WebSocket: it answers the challenge
-//! with an Ed25519 signature and then sends and receives typed messages.
+//! A test agent that speaks the real protocol over a real WebSocket. It signs the challenge with
+//! Ed25519 and then sends and receives typed messages.
 
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ impl TestAgent {
         }
     }
 
-    /// Connects, answers the challenge and returns the connection after `Welcome`.
+    /// Connects, signs the challenge and returns the connection after `Welcome`.
     pub async fn connect(&self, server: &TestServer) -> AgentConnection {
         let (mut connection, nonce) = AgentConnection::open(server).await;
         connection
@@ -202,10 +202,12 @@ impl AgentConnection {
     pub async fn expect_closed(&mut self) {
         let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
         loop {
-            match tokio::time::timeout_at(deadline, self.socket.next()).await {
-                Err(_) => panic!("the server did not close the connection"),
-                Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => return,
-                Ok(Some(Ok(_))) => {}
+            let Ok(frame) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
+                panic!("the server did not close the connection");
+            };
+            match frame {
+                None | Some(Err(_) | Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
             }
         }
     }

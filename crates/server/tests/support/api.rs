@@ -39,7 +39,7 @@ impl ApiClient {
         }
         let response = request.send().await.unwrap();
         if let Some(next) = response.headers().get("X_Reauthorization") {
-            self.token = next.to_str().unwrap().to_owned();
+            next.to_str().unwrap().clone_into(&mut self.token);
         }
         let status = response.status();
         let text = response.text().await.unwrap();

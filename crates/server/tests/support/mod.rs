@@ -110,8 +110,10 @@ impl TestServer {
             Backend::Sqlite => None,
             Backend::Postgres => Some(PostgresDatabase::create().await),
         };
-        let mut config = Config::default();
-        config.data_dir = data_dir.path().to_owned();
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            ..Config::default()
+        };
         config.database.url = postgres.as_ref().map(|database| database.url.clone());
         config.database.auto_migrate = Some(true);
         configure(&mut config);
