@@ -6,6 +6,7 @@
 
 pub mod apt;
 pub mod busy;
+pub mod distribution;
 pub mod command;
 pub mod pacman;
 pub mod pkg;
@@ -91,15 +92,15 @@ pub struct ManagerSettings {
 /// Returns the package managers found on this host.
 pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager>> {
     let mut managers: Vec<Arc<dyn PackageManager>> = Vec::new();
-    if apt::is_available() {
+    let distribution = distribution::Distribution::detect();
+    if apt::is_available() && distribution.uses_apt() {
         managers.push(Arc::new(apt::Apt::new(settings.apt.clone())));
     }
     // The lock wait and install time limit are the agent-wide ones that AptSettings carries.
-    if pacman::is_available() {
-        managers.push(Arc::new(pacman::Pacman::new(pacman::PacmanSettings::system(
-            settings.apt.lock_timeout,
-            settings.apt.install_timeout,
-        ))));
+    if pacman::is_available() && distribution.uses_pacman() {
+        managers.push(Arc::new(pacman::Pacman::new(
+            pacman::PacmanSettings::system(settings.apt.lock_timeout, settings.apt.install_timeout),
+        )));
     }
     push_bsd_and_apple_managers(&mut managers);
     push_windows_managers(&mut managers);
