@@ -91,17 +91,25 @@ CONF
   # readable by others.
   chmod -R a+rX "$dir"
 
-  dpkg -i "$dir/debs/${packages[0]}_1.0_all.deb" "$dir/debs/${packages[1]}_1.0_all.deb" >/dev/null
   APT_CONFIG="$dir/apt.conf" apt-get update -qq
+  # apt-get rather than dpkg -i, because it waits for the dpkg lock that a parallel test may hold.
+  APT_CONFIG="$dir/apt.conf" DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    -o DPkg::Lock::Timeout=300 \
+    "$dir/debs/${packages[0]}_1.0_all.deb" "$dir/debs/${packages[1]}_1.0_all.deb" >/dev/null
 }
 
 cleanup() {
+  local installed=()
   for name in "${packages[@]}"; do
-    if dpkg-query -W "$name" >/dev/null 2>&1; then
+    if dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q installed; then
       apt-mark unhold "$name" >/dev/null 2>&1 || true
-      dpkg --purge "$name" >/dev/null
+      installed+=("$name")
     fi
   done
+  if ((${#installed[@]})); then
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq -o DPkg::Lock::Timeout=300 \
+      "${installed[@]}" >/dev/null
+  fi
   rm -rf "$dir"
 }
 

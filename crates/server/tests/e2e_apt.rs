@@ -192,19 +192,43 @@ fn items(list: &Value) -> Vec<Value> {
         .unwrap_or_else(|| panic!("not a list response: {list}"))
 }
 
-/// Polls `probe` every 250 ms until it returns `Some`, for at most `timeout`.
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
+/// A time limit for polling, checked between attempts.
+struct Deadline {
+    what: &'static str,
+    timeout: Duration,
+    until: Instant,
+}
+
+impl Deadline {
+    fn new(what: &'static str, timeout: Duration) -> Self {
+        Self {
+            what,
+            timeout,
+            until: Instant::now() + timeout,
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+    }
+
+    /// Waits 250 ms before the next attempt, or fails the test once the time is up.
+    async fn tick(&self) {
+        assert!(
+            Instant::now() < self.until,
+            "timed out after {:?} waiting for {}",
+            self.timeout,
+            self.what
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Polls `GET /jobs/{job_id}` until the job has finished, and returns it.
+async fn wait_for_job(api: &mut ApiClient, job_id: i64) -> Value {
+    let deadline = Deadline::new("the install job to finish", Duration::from_secs(180));
+    loop {
+        let job = api.get(&format!("/jobs/{job_id}")).await;
+        if matches!(job["state"].as_str(), Some("succeeded" | "failed" | "expired")) {
+            return job;
+        }
+        deadline.tick().await;
     }
 }
 
@@ -244,11 +268,15 @@ async fn run_end_to_end(backend: Backend, prefix: &str) {
     let mut server = Process::spawn("sysmanage-server", &mut server_command);
 
     let http = reqwest::Client::new();
-    wait_for("the server to answer /health", Duration::from_secs(30), || {
-        let request = http.get(format!("{base_url}/health")).send();
-        async { request.await.ok().filter(|r| r.status().is_success()) }
-    })
-    .await;
+    let deadline = Deadline::new("the server to answer /health", Duration::from_secs(30));
+    loop {
+        let response = http.get(format!("{base_url}/health")).send().await;
+        if response.is_ok_and(|response| response.status().is_success()) {
+            break;
+        }
+        server.assert_running();
+        deadline.tick().await;
+    }
     server.assert_running();
 
     let mut agent = Process::spawn(
@@ -264,29 +292,32 @@ async fn run_end_to_end(backend: Backend, prefix: &str) {
     let mut api = ApiClient::login(&base_url).await;
 
     // The agent registers as pending; the administrator approves it.
-    let host = wait_for("the agent to register", Duration::from_secs(30), || {
-        let list = api.get("/hosts");
-        async move { items(&list.await).into_iter().next() }
-    })
-    .await;
+    let deadline = Deadline::new("the agent to register", Duration::from_secs(30));
+    let host = loop {
+        if let Some(host) = items(&api.get("/hosts").await).into_iter().next() {
+            break host;
+        }
+        agent.assert_running();
+        deadline.tick().await;
+    };
     let host_id = host["id"].as_i64().unwrap();
     assert_eq!(host["approval"], "pending", "{host}");
-    api.post(&format!("/hosts/{host_id}/approve"), json!({})).await;
+    api.post(&format!("/hosts/{host_id}/approve"), json!({}))
+        .await;
     agent.assert_running();
 
     // Both test packages appear with their versions; only one is a security update.
     let hello = repository.package("hello");
     let security = repository.package("security");
-    let updates = wait_for("the update report", Duration::from_secs(60), || {
-        let list = api.get(&format!("/hosts/{host_id}/updates"));
-        let (hello, security) = (hello.clone(), security.clone());
-        async move {
-            let updates = items(&list.await);
-            let names: Vec<_> = updates.iter().map(|u| u["name"].as_str().unwrap_or("")).collect();
-            (names.contains(&hello.as_str()) && names.contains(&security.as_str())).then_some(updates)
+    let deadline = Deadline::new("the update report", Duration::from_secs(90));
+    let updates = loop {
+        let updates = items(&api.get(&format!("/hosts/{host_id}/updates")).await);
+        let has = |name: &str| updates.iter().any(|update| update["name"] == name);
+        if has(&hello) && has(&security) {
+            break updates;
         }
-    })
-    .await;
+        deadline.tick().await;
+    };
     let find = |name: &str| updates.iter().find(|u| u["name"] == name).unwrap().clone();
     let hello_update = find(&hello);
     assert_eq!(hello_update["manager"], "apt");
@@ -305,41 +336,27 @@ async fn run_end_to_end(backend: Backend, prefix: &str) {
             json!({ "packages": [{ "manager": "apt", "name": hello, "version": "2.0" }] }),
         )
         .await;
-    let job_id = job["job_id"].as_i64().unwrap();
-    let finished = wait_for("the install job to finish", Duration::from_secs(120), || {
-        let job = api.get(&format!("/jobs/{job_id}"));
-        async move {
-            let job = job.await;
-            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
-        }
-    })
-    .await;
+    let finished = wait_for_job(&mut api, job["job_id"].as_i64().unwrap()).await;
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert_eq!(installed_version(&hello), "2.0");
     assert_eq!(installed_version(&security), "1.0");
 
     // Then every security update.
     let job = api
-        .post(&format!("/hosts/{host_id}/updates/install"), json!({ "security_only": true }))
+        .post(
+            &format!("/hosts/{host_id}/updates/install"),
+            json!({ "security_only": true }),
+        )
         .await;
-    let job_id = job["job_id"].as_i64().unwrap();
-    let finished = wait_for("the security job to finish", Duration::from_secs(120), || {
-        let job = api.get(&format!("/jobs/{job_id}"));
-        async move {
-            let job = job.await;
-            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
-        }
-    })
-    .await;
+    let finished = wait_for_job(&mut api, job["job_id"].as_i64().unwrap()).await;
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert_eq!(installed_version(&security), "2.0");
 
     // The agent re-scans after each install, so the list ends empty.
-    wait_for("an empty update list", Duration::from_secs(60), || {
-        let list = api.get(&format!("/hosts/{host_id}/updates"));
-        async move { items(&list.await).is_empty().then_some(()) }
-    })
-    .await;
+    let deadline = Deadline::new("an empty update list", Duration::from_secs(90));
+    while !items(&api.get(&format!("/hosts/{host_id}/updates")).await).is_empty() {
+        deadline.tick().await;
+    }
 
     let host = api.get(&format!("/hosts/{host_id}")).await;
     assert_eq!(host["approval"], "approved");
@@ -347,20 +364,27 @@ async fn run_end_to_end(backend: Backend, prefix: &str) {
 
     // A stopped agent makes the host down within timeout plus grace.
     agent.kill();
-    wait_for("the host to be marked down", Duration::from_secs(15), || {
-        let host = api.get(&format!("/hosts/{host_id}"));
-        async move { (host.await["status"] == "down").then_some(()) }
-    })
-    .await;
+    let deadline = Deadline::new("the host to be marked down", Duration::from_secs(15));
+    while api.get(&format!("/hosts/{host_id}")).await["status"] != "down" {
+        deadline.tick().await;
+    }
     server.assert_running();
 }
 
 #[tokio::test]
 async fn apt_updates_end_to_end_sqlite() {
-    run_end_to_end(Backend::Sqlite, &format!("sme2e-lite-{}", std::process::id())).await;
+    run_end_to_end(
+        Backend::Sqlite,
+        &format!("sme2e-lite-{}", std::process::id()),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn apt_updates_end_to_end_postgres() {
-    run_end_to_end(Backend::Postgres, &format!("sme2e-pg-{}", std::process::id())).await;
+    run_end_to_end(
+        Backend::Postgres,
+        &format!("sme2e-pg-{}", std::process::id()),
+    )
+    .await;
 }
