@@ -148,6 +148,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Summary> {
         {
             churn_sender.send_replace(Phase::Stopped(churn.mode));
             churn_stopped_ms = Some(crate::stats::unix_ms());
+            Stats::record_time(&stats.counters.churn_stopped_ms, true);
             tracing::info!(
                 agents = churn.agents,
                 first_index = settings.first_index,

@@ -48,6 +48,8 @@ pub struct Counters {
     pub last_result_acked_ms: AtomicU64,
     /// Unix milliseconds of the last Welcome received (0 when none).
     pub last_welcome_ms: AtomicU64,
+    /// Unix milliseconds at which the churned agents stopped (0 before that).
+    pub churn_stopped_ms: AtomicU64,
 }
 
 /// Shared statistics of all agents in this process.
@@ -125,6 +127,7 @@ pub struct Snapshot {
     pub last_job_received_ms: u64,
     pub last_result_acked_ms: u64,
     pub last_welcome_ms: u64,
+    pub churn_stopped_ms: u64,
     /// Heartbeat acknowledgement latency since the start.
     pub ack_latency: LatencySummary,
     /// Heartbeat acknowledgement latency since the previous snapshot.
@@ -253,6 +256,7 @@ impl Stats {
             last_job_received_ms: load(&counters.last_job_received_ms),
             last_result_acked_ms: load(&counters.last_result_acked_ms),
             last_welcome_ms: load(&counters.last_welcome_ms),
+            churn_stopped_ms: load(&counters.churn_stopped_ms),
             ack_latency,
             interval_ack_latency,
             errors,
