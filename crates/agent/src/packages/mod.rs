@@ -6,10 +6,12 @@
 
 pub mod apt;
 pub mod busy;
+pub mod chocolatey;
 pub mod distribution;
 pub mod command;
 pub mod pacman;
 pub mod pkg;
+pub mod softwareupdate;
 pub mod version;
 pub mod windows_update;
 pub mod winget;

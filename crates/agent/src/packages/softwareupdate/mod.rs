@@ -1,0 +1,197 @@
+//! The softwareupdate backend for macOS system updates: detection and installs.
+//!
+//! Written against `softwareupdate` of macOS 13 Ventura and 14 Sonoma. It runs as root (the
+//! agent's user on macOS) with `LC_ALL=C`. Labels may contain spaces, which the protocol's name
+//! validation rejects, so each update is reported under [`detect::name_for_label`] and mapped
+//! back to its label by listing again at install time.
+
+pub mod detect;
+pub mod install;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sysmanage_protocol::{
+    JobFailure, JobFailureKind, PackageOutcome, PackageResult, UpdateInfo, UpdateStatus,
+};
+
+use self::detect::SoftwareUpdateItem;
+use super::command::{self, describe};
+use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
+
+/// Name of this manager in the protocol.
+pub const MANAGER: &str = "softwareupdate";
+
+const LIST_TIMEOUT: Duration = Duration::from_mins(10);
+/// Time limit of an install; a macOS point release downloads several gigabytes.
+const INSTALL_TIMEOUT: Duration = Duration::from_hours(3);
+
+/// Returns whether softwareupdate can be used: `softwareupdate` is on `PATH`.
+pub fn is_available() -> bool {
+    is_on_path("softwareupdate")
+}
+
+/// macOS Software Update.
+// NOTE: softwareupdate has no lock that it reports, so nothing is retried as busy.
+#[derive(Debug, Default)]
+pub struct SoftwareUpdate {
+    reboot_required: AtomicBool,
+}
+
+fn command(arguments: &[String]) -> Command {
+    let mut command = Command::new("softwareupdate");
+    command
+        .args(arguments)
+        .env("LC_ALL", "C")
+        .env_remove("LANGUAGE");
+    command
+}
+
+impl SoftwareUpdate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn list() -> Result<Vec<SoftwareUpdateItem>, ScanError> {
+        let command = command(&["--list".to_owned()]);
+        let description = describe(&command);
+        let output = command::run(command, LIST_TIMEOUT)?;
+        if detect::is_nothing_available(&output.stderr) {
+            return Ok(Vec::new());
+        }
+        if !output.status.success() {
+            return Err(ScanError::CommandFailed {
+                command: description,
+                status: output.status.to_string(),
+                output_tail: output.output_tail,
+            });
+        }
+        detect::parse_list(&output.stdout).map_err(|error| ScanError::Parse {
+            command: description,
+            reason: error.to_string(),
+        })
+    }
+}
+
+/// Turns an item into an update, named by its protocol-safe label.
+pub fn update_from(item: &SoftwareUpdateItem) -> UpdateInfo {
+    UpdateInfo {
+        manager: MANAGER.to_owned(),
+        name: detect::name_for_label(&item.label),
+        architecture: None,
+        current_version: None,
+        new_version: item.version.clone(),
+        origin: Some(item.title.clone()),
+        security: item.is_security(),
+        status: UpdateStatus::Available,
+    }
+}
+
+impl PackageManager for SoftwareUpdate {
+    fn name(&self) -> &'static str {
+        MANAGER
+    }
+
+    fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
+        Ok(Self::list()?.iter().map(update_from).collect())
+    }
+
+    fn install(&self, selection: &InstallSelection) -> InstallOutcome {
+        let items = match Self::list() {
+            Ok(items) => items,
+            Err(error) => {
+                return failed(
+                    JobFailureKind::CommandFailed,
+                    format!("listing updates before the install failed: {error}"),
+                );
+            }
+        };
+        let map = install::items_by_name(&items);
+        let mut packages = Vec::new();
+        let mut chosen: Vec<&SoftwareUpdateItem> = Vec::new();
+        match selection {
+            InstallSelection::Packages(specs) => {
+                for spec in specs {
+                    match install::label_for(spec, &map) {
+                        Ok(item) => chosen.push(item),
+                        Err(message) => packages.push(PackageResult {
+                            manager: MANAGER.to_owned(),
+                            name: spec.name.clone(),
+                            requested_version: Some(spec.version.clone()),
+                            installed_version: None,
+                            outcome: PackageOutcome::NotAttempted,
+                            message: Some(message),
+                        }),
+                    }
+                }
+            }
+            InstallSelection::All => chosen.extend(items.iter()),
+            InstallSelection::SecurityOnly => {
+                chosen.extend(items.iter().filter(|item| item.is_security()));
+            }
+        }
+        if chosen.is_empty() {
+            return InstallOutcome {
+                packages,
+                output_tail: "no updates to install".to_owned(),
+                failure: None,
+            };
+        }
+
+        let arguments = if *selection == InstallSelection::All {
+            install::install_all_arguments()
+        } else {
+            let labels: Vec<&str> = chosen.iter().map(|item| item.label.as_str()).collect();
+            install::install_arguments(&labels)
+        };
+        let command = command(&arguments);
+        let description = describe(&command);
+        tracing::info!(manager = MANAGER, command = %description, "install started");
+        let (status, output_tail) = match command::run(command, INSTALL_TIMEOUT) {
+            Ok(output) => (
+                install::decode_exit_code(output.status.code()),
+                output.output_tail,
+            ),
+            Err(error) => (Err(error.to_string()), String::new()),
+        };
+        let succeeded = status.is_ok();
+        if succeeded && chosen.iter().any(|item| item.restart_required) {
+            self.reboot_required.store(true, Ordering::Relaxed);
+        }
+        for item in &chosen {
+            packages.push(PackageResult {
+                manager: MANAGER.to_owned(),
+                name: detect::name_for_label(&item.label),
+                requested_version: Some(item.version.clone()),
+                installed_version: succeeded.then(|| item.version.clone()),
+                outcome: if succeeded {
+                    PackageOutcome::Installed
+                } else {
+                    PackageOutcome::Failed
+                },
+                message: (succeeded && item.restart_required)
+                    .then(|| "installed; the Mac must restart to finish".to_owned()),
+            });
+        }
+        InstallOutcome {
+            packages,
+            output_tail,
+            failure: status.err().map(|message| JobFailure {
+                kind: JobFailureKind::CommandFailed,
+                message: format!("`{description}` failed: {message}"),
+            }),
+        }
+    }
+
+    fn reboot_required(&self) -> bool {
+        self.reboot_required.load(Ordering::Relaxed)
+    }
+}
+
+fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
+    InstallOutcome {
+        failure: Some(JobFailure { kind, message }),
+        ..InstallOutcome::default()
+    }
+}
