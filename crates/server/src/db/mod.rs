@@ -5,15 +5,17 @@ pub mod migrations;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 
 pub use migrations::Migrator;
 
 /// Opens a connection pool to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`).
 ///
-/// SQLite gets write-ahead logging, foreign keys and a busy timeout, so that concurrent
-/// requests wait for the write lock instead of failing.
+/// Every SQLite connection of the pool gets write-ahead logging, foreign keys and a busy
+/// timeout, so that concurrent requests wait for the write lock instead of failing. These are
+/// per-connection settings in SQLite, so they are set in the connect options rather than once.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -21,19 +23,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
-        .sqlx_logging(false);
-    let db = Database::connect(options).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA foreign_keys = ON",
-            "PRAGMA busy_timeout = 10000",
-            "PRAGMA synchronous = NORMAL",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
-    Ok(db)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .synchronous(SqliteSynchronous::Normal)
+        });
+    Database::connect(options).await
 }
 
 /// Names of the migrations that are not applied yet, oldest first.
