@@ -23,7 +23,10 @@ async fn sqlite_pragmas_on_every_connection() {
     use sea_orm::{ConnectionTrait, Statement};
 
     let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", directory.path().join("db.sqlite").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        directory.path().join("db.sqlite").display()
+    );
     let db = sysmanage_server::db::connect(&url, 4).await.unwrap();
     // Hold several queries at once so that the pool opens more than one connection.
     let queries = (0..8).map(|_| {
