@@ -4,6 +4,7 @@
 //! command building and output parsing in plain functions so that they can be tested without
 //! the manager, and the calls into the operating system thin.
 
+pub mod apk;
 pub mod apt;
 pub mod busy;
 pub mod chocolatey;
@@ -103,6 +104,16 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
         managers.push(Arc::new(pacman::Pacman::new(
             pacman::PacmanSettings::system(settings.apt.lock_timeout, settings.apt.install_timeout),
         )));
+    }
+    if apk::is_available() && distribution.uses_apk() {
+        managers.push(Arc::new(apk::Apk::new(apk::ApkSettings {
+            update_index: settings.apt.update_lists,
+            busy: busy::BusyPolicy {
+                max_wait: settings.apt.lock_timeout,
+                ..busy::BusyPolicy::default()
+            },
+            install_timeout: settings.apt.install_timeout,
+        })));
     }
     push_bsd_and_apple_managers(&mut managers);
     push_windows_managers(&mut managers);
