@@ -12,7 +12,9 @@ pub mod distribution;
 pub mod command;
 pub mod pacman;
 pub mod pkg;
+pub mod pkg_add;
 pub mod softwareupdate;
+pub mod syspatch;
 pub mod version;
 pub mod windows_update;
 pub mod winget;
@@ -128,17 +130,11 @@ fn push_bsd_and_apple_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
         if softwareupdate::is_available() {
             managers.push(Arc::new(softwareupdate::SoftwareUpdate::new()));
         }
-        if brew::is_available() {
-            managers.push(Arc::new(brew::Brew::new()));
-        }
     }
     #[cfg(target_os = "freebsd")]
     {
         if pkg::is_available() {
             managers.push(Arc::new(pkg::Pkg::new()));
-        }
-        if freebsd_update::is_available() {
-            managers.push(Arc::new(freebsd_update::FreebsdUpdate::new()));
         }
     }
     #[cfg(target_os = "openbsd")]

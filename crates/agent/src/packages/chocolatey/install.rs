@@ -49,7 +49,7 @@ pub fn upgrade_all_arguments() -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitMeaning {
     Success,
-    /// 3010 (ERROR_SUCCESS_REBOOT_REQUIRED) or 1641 (ERROR_SUCCESS_REBOOT_INITIATED).
+    /// 3010 (`ERROR_SUCCESS_REBOOT_REQUIRED`) or 1641 (`ERROR_SUCCESS_REBOOT_INITIATED`).
     SuccessRebootRequired,
     Failed(String),
 }

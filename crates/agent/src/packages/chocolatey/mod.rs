@@ -26,7 +26,7 @@ use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_p
 pub const MANAGER: &str = "chocolatey";
 
 const DETECTION_TIMEOUT: Duration = Duration::from_mins(10);
-const INSTALL_TIMEOUT: Duration = Duration::from_mins(60);
+const INSTALL_TIMEOUT: Duration = Duration::from_hours(1);
 
 /// Returns whether Chocolatey can be used: `choco` is on `PATH`.
 pub fn is_available() -> bool {

@@ -25,7 +25,7 @@ pub const MANAGER: &str = "pkg";
 /// Time limit of a detection command, which may download the repository catalogue first.
 const DETECTION_TIMEOUT: Duration = Duration::from_mins(15);
 /// Time limit of one install run.
-const INSTALL_TIMEOUT: Duration = Duration::from_mins(60);
+const INSTALL_TIMEOUT: Duration = Duration::from_hours(1);
 
 /// Returns whether pkg can be used: `pkg` is on `PATH`.
 pub fn is_available() -> bool {

@@ -61,13 +61,12 @@ pub fn parse_list(output: &str) -> Result<Vec<SoftwareUpdateItem>, ParseError> {
             pending_label = Some(label.to_owned());
             continue;
         }
-        if line.starts_with('\t') || line.starts_with("    ") {
-            if let Some(label) = pending_label.take()
-                && let Some(item) = parse_details(label, trimmed)
-            {
-                items.push(item);
-                continue;
-            }
+        if (line.starts_with('\t') || line.starts_with("    "))
+            && let Some(label) = pending_label.take()
+            && let Some(item) = parse_details(label, trimmed)
+        {
+            items.push(item);
+            continue;
         }
         return Err(ParseError::UnrecognisedLine {
             number,

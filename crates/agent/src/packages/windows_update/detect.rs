@@ -106,10 +106,10 @@ pub fn parse_response(output: &str) -> Result<Response, ResponseError> {
     })
 }
 
-/// HRESULT WU_E_INSTALL_NOT_ALLOWED: another installation is in progress or a reboot is
+/// HRESULT `WU_E_INSTALL_NOT_ALLOWED`: another installation is in progress or a reboot is
 /// pending that blocks installs.
 pub const WU_E_INSTALL_NOT_ALLOWED: u32 = 0x8024_0016;
-/// HRESULT WU_E_SERVICE_STOP: the service or the system was shutting down.
+/// HRESULT `WU_E_SERVICE_STOP`: the service or the system was shutting down.
 pub const WU_E_SERVICE_STOP: u32 = 0x8024_001E;
 
 /// Returns whether an HRESULT means that Windows Update is busy, so that the agent retries.

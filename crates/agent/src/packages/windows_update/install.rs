@@ -12,7 +12,7 @@ pub const SCRIPT: &str = include_str!("wua.ps1");
 /// Environment variable that carries the JSON request to the script.
 pub const REQUEST_VARIABLE: &str = "SYSMANAGE_WUA_REQUEST";
 
-/// Checks that a spec names an update by its UpdateID (a GUID) and revision number.
+/// Checks that a spec names an update by its `UpdateID` (a GUID) and revision number.
 pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
     let error = |field, value: &str, reason| ValidationError {
         field,
@@ -52,7 +52,7 @@ pub fn scan_request() -> String {
     serde_json::json!({ "action": "scan" }).to_string()
 }
 
-/// Builds the JSON request that installs these updates by UpdateID.
+/// Builds the JSON request that installs these updates by `UpdateID`.
 pub fn install_request(specs: &[PackageSpec]) -> String {
     let ids: Vec<&str> = specs.iter().map(|spec| spec.name.as_str()).collect();
     serde_json::json!({ "action": "install", "update_ids": ids }).to_string()
@@ -79,7 +79,7 @@ pub fn powershell_arguments() -> Vec<String> {
     .collect()
 }
 
-/// Decodes one update's `ResultCode` (`OperationResultCode`) and HResult into an outcome and a
+/// Decodes one update's `ResultCode` (`OperationResultCode`) and `HResult` into an outcome and a
 /// message.
 pub fn decode_result(result: &WuaUpdateResult) -> (PackageOutcome, Option<String>) {
     #[allow(clippy::cast_sign_loss)]

@@ -3,7 +3,7 @@
 //! Written against WUA on Windows 10 22H2, Windows 11 23H2 and Server 2022, with Windows
 //! PowerShell 5.1. The fixed script `wua.ps1` runs through `powershell.exe -EncodedCommand`
 //! and reads its request (update ids) as JSON from an environment variable, so no data is ever
-//! built into script text. Updates are named by UpdateID with the revision number as version,
+//! built into script text. Updates are named by `UpdateID` with the revision number as version,
 //! and the title goes into `origin`.
 
 pub mod detect;

@@ -28,9 +28,9 @@ pub const MANAGER: &str = "winget";
 
 const DETECTION_TIMEOUT: Duration = Duration::from_mins(10);
 /// Time limit of one package install; large installers (Visual Studio) take long.
-const INSTALL_TIMEOUT: Duration = Duration::from_mins(60);
+const INSTALL_TIMEOUT: Duration = Duration::from_hours(1);
 
-/// Exit code of a detection that found no installed package (NO_APPLICATIONS_FOUND).
+/// Exit code of a detection that found no installed package (`NO_APPLICATIONS_FOUND`).
 const NO_APPLICATIONS_FOUND: i32 = 0x8A15_0014_u32 as i32;
 
 /// Returns whether winget can be used: `winget` is on `PATH`.
