@@ -61,7 +61,7 @@ impl Sandbox {
         self.path("pacman.conf")
     }
 
-    /// Writes pacman.conf with the local repository `smtest` and the given IgnorePkg names.
+    /// Writes pacman.conf with the local repository `smtest` and the given `IgnorePkg` names.
     fn write_config(&self, ignored: &[&str]) {
         let base = self.directory.path().display();
         let ignore_line = if ignored.is_empty() {

@@ -10,9 +10,11 @@ pub mod busy;
 pub mod chocolatey;
 pub mod distribution;
 pub mod command;
+pub mod flatpak;
 pub mod pacman;
 pub mod pkg;
 pub mod pkg_add;
+pub mod snap;
 pub mod softwareupdate;
 pub mod syspatch;
 pub mod version;
@@ -114,6 +116,20 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
                 max_wait: settings.apt.lock_timeout,
                 ..busy::BusyPolicy::default()
             },
+            install_timeout: settings.apt.install_timeout,
+        })));
+    }
+    if snap::is_available() {
+        managers.push(Arc::new(snap::Snap::new(snap::SnapSettings {
+            busy: busy::BusyPolicy {
+                max_wait: settings.apt.lock_timeout,
+                ..busy::BusyPolicy::default()
+            },
+            install_timeout: settings.apt.install_timeout,
+        })));
+    }
+    if flatpak::is_available() {
+        managers.push(Arc::new(flatpak::Flatpak::new(flatpak::FlatpakSettings {
             install_timeout: settings.apt.install_timeout,
         })));
     }

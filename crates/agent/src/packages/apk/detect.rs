@@ -67,10 +67,9 @@ fn parse_list_line(line: &str) -> Option<ListedUpgrade> {
     let architecture = fields.next()?;
     let origin = fields.next()?;
     let license = fields.next()?;
-    if !(origin.starts_with('{') && origin.ends_with('}'))
-        || !(license.starts_with('(') && license.ends_with(')'))
-        || architecture.is_empty()
-    {
+    let origin_valid = origin.starts_with('{') && origin.ends_with('}');
+    let license_valid = license.starts_with('(') && license.ends_with(')');
+    if !origin_valid || !license_valid || architecture.is_empty() {
         return None;
     }
     let (name, new_version) = split_name_version(package)?;

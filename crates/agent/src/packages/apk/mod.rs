@@ -1,7 +1,7 @@
 //! The apk backend for Alpine Linux: update detection and installs.
 //!
-//! Detection lists upgradable packages with `apk list --upgradable` and asks
-//! `apk upgrade --simulate` which of them an upgrade installs: the others are held by a
+//! Detection lists upgradable packages with `apk list --upgradable` and runs
+//! `apk upgrade --simulate` to find which of them an upgrade installs: the others are held by a
 //! constraint in `/etc/apk/world` (such as `name=1.0-r0`) and are reported as held.
 //! Alpine publishes security fixes in its secdb and in the `secfixes` comments of APKBUILDs,
 //! but apk does not expose them, so no update is marked as a security update.
