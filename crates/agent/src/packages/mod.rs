@@ -8,9 +8,11 @@ pub mod apk;
 pub mod apt;
 pub mod busy;
 pub mod chocolatey;
-pub mod distribution;
 pub mod command;
+pub mod distribution;
+pub mod dnf;
 pub mod flatpak;
+pub mod freebsd_update;
 pub mod pacman;
 pub mod pkg;
 pub mod pkg_add;
@@ -20,6 +22,8 @@ pub mod syspatch;
 pub mod version;
 pub mod windows_update;
 pub mod winget;
+pub mod yum;
+pub mod zypper;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -109,6 +113,20 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
             pacman::PacmanSettings::system(settings.apt.lock_timeout, settings.apt.install_timeout),
         )));
     }
+    if distribution.uses_rpm_yum_dnf() {
+        let rpm_settings =
+            dnf::DnfSettings::system(settings.apt.lock_timeout, settings.apt.install_timeout);
+        if dnf::is_available() {
+            managers.push(Arc::new(dnf::Dnf::new(rpm_settings)));
+        } else if yum::is_available() {
+            managers.push(Arc::new(yum::Yum::new(rpm_settings)));
+        }
+    }
+    if zypper::is_available() && distribution.uses_zypper() {
+        managers.push(Arc::new(zypper::Zypper::new(
+            zypper::ZypperSettings::system(settings.apt.lock_timeout, settings.apt.install_timeout),
+        )));
+    }
     if apk::is_available() && distribution.uses_apk() {
         managers.push(Arc::new(apk::Apk::new(apk::ApkSettings {
             update_index: settings.apt.update_lists,
@@ -151,6 +169,9 @@ fn push_bsd_and_apple_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
     {
         if pkg::is_available() {
             managers.push(Arc::new(pkg::Pkg::new()));
+        }
+        if freebsd_update::is_available() {
+            managers.push(Arc::new(freebsd_update::FreebsdUpdate::new()));
         }
     }
     #[cfg(target_os = "openbsd")]

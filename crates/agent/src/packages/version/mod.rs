@@ -5,3 +5,4 @@ pub mod apk;
 pub mod dpkg;
 pub mod freebsd;
 pub mod pacman;
+pub mod rpm;
