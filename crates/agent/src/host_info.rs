@@ -14,34 +14,54 @@ pub fn collect() -> HostInfo {
         .ok()
         .and_then(|hosts| fqdn_from_hosts(&hosts, &hostname))
         .unwrap_or_else(|| hostname.clone());
-    let (os_name, os_version) = read_os_release(Path::new("/etc/os-release"))
-        .or_else(|| read_os_release(Path::new("/usr/lib/os-release")))
-        .unwrap_or_else(|| (sysinfo::System::name().unwrap_or_default(), String::new()));
+    let os = read_os_release();
     HostInfo {
         hostname,
         fqdn,
-        os_name,
-        os_version,
+        os_name: os.name,
+        os_version: os.version,
         kernel: sysinfo::System::kernel_version().unwrap_or_default(),
         architecture: architecture_name(std::env::consts::ARCH).to_owned(),
         machine_id: read_machine_id(Path::new("/etc/machine-id")),
     }
 }
 
-fn read_os_release(path: &Path) -> Option<(String, String)> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|text| parse_os_release(&text))
+/// Operating system name, version and codename, as read from an os-release file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsRelease {
+    pub name: String,
+    pub version: String,
+    pub codename: Option<String>,
 }
 
-/// Returns `NAME` and `VERSION_ID` of an os-release file, falling back to `ID` and `VERSION`.
+/// Reads `/etc/os-release`, then `/usr/lib/os-release`. Without either, as on Windows, macOS and
+/// the BSDs without one, the name comes from `sysinfo` and the version is empty.
+pub fn read_os_release() -> OsRelease {
+    ["/etc/os-release", "/usr/lib/os-release"]
+        .into_iter()
+        .find_map(|path| std::fs::read_to_string(Path::new(path)).ok())
+        .map_or_else(
+            || OsRelease {
+                name: sysinfo::System::name().unwrap_or_default(),
+                version: String::new(),
+                codename: None,
+            },
+            |text| parse_os_release(&text),
+        )
+}
+
+/// Returns `NAME` and `VERSION_ID` of an os-release file, falling back to `ID` and `VERSION`,
+/// and the codename from `VERSION_CODENAME`, falling back to `UBUNTU_CODENAME`. An empty
+/// codename counts as none.
 ///
 /// Values may be quoted with `"` or `'`; a backslash escapes the next character.
-pub fn parse_os_release(text: &str) -> (String, String) {
+pub fn parse_os_release(text: &str) -> OsRelease {
     let mut name = None;
     let mut id = None;
     let mut version_id = None;
     let mut version = None;
+    let mut version_codename = None;
+    let mut ubuntu_codename = None;
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('#') {
@@ -56,13 +76,19 @@ pub fn parse_os_release(text: &str) -> (String, String) {
             "ID" => id = Some(value),
             "VERSION_ID" => version_id = Some(value),
             "VERSION" => version = Some(value),
+            "VERSION_CODENAME" => version_codename = Some(value),
+            "UBUNTU_CODENAME" => ubuntu_codename = Some(value),
             _ => {}
         }
     }
-    (
-        name.or(id).unwrap_or_else(|| "Linux".to_owned()),
-        version_id.or(version).unwrap_or_default(),
-    )
+    OsRelease {
+        name: name.or(id).unwrap_or_else(|| "Linux".to_owned()),
+        version: version_id.or(version).unwrap_or_default(),
+        codename: version_codename
+            .filter(|codename| !codename.is_empty())
+            .or(ubuntu_codename)
+            .filter(|codename| !codename.is_empty()),
+    }
 }
 
 fn unquote(value: &str) -> String {
@@ -138,21 +164,48 @@ mod tests {
     #[test]
     fn os_release_debian() {
         let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
-                    VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nID=debian\n";
-        assert_eq!(
-            parse_os_release(text),
-            ("Debian GNU/Linux".to_owned(), "12".to_owned())
-        );
+                    VERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nID=debian\n\
+                    VERSION_CODENAME=bookworm\n";
+        let os = parse_os_release(text);
+        assert_eq!(os.name, "Debian GNU/Linux");
+        assert_eq!(os.version, "12");
+        assert_eq!(os.codename.as_deref(), Some("bookworm"));
     }
 
     #[test]
     fn os_release_fallbacks_and_quotes() {
         let text = "# comment\nID=arch\nVERSION='rolling \\'edge\\''\n";
-        assert_eq!(
-            parse_os_release(text),
-            ("arch".to_owned(), "rolling 'edge'".to_owned())
-        );
-        assert_eq!(parse_os_release(""), ("Linux".to_owned(), String::new()));
+        let os = parse_os_release(text);
+        assert_eq!(os.name, "arch");
+        assert_eq!(os.version, "rolling 'edge'");
+        assert_eq!(os.codename, None);
+
+        let empty = parse_os_release("");
+        assert_eq!(empty.name, "Linux");
+        assert_eq!(empty.version, "");
+        assert_eq!(empty.codename, None);
+    }
+
+    #[test]
+    fn os_release_codename_sources() {
+        let cases = [
+            ("VERSION_CODENAME=\"noble\"\n", Some("noble")),
+            ("UBUNTU_CODENAME=jammy\n", Some("jammy")),
+            (
+                "VERSION_CODENAME=wilma\nUBUNTU_CODENAME=noble\n",
+                Some("wilma"),
+            ),
+            ("VERSION_CODENAME=\nUBUNTU_CODENAME=noble\n", Some("noble")),
+            ("VERSION_CODENAME=\"\"\n", None),
+            ("# VERSION_CODENAME=trixie\n", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                parse_os_release(text).codename.as_deref(),
+                expected,
+                "{text}"
+            );
+        }
     }
 
     #[test]

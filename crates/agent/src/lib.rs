@@ -14,6 +14,7 @@ pub mod config;
 pub mod connection;
 pub mod host_info;
 pub mod identity;
+pub mod inventory;
 pub mod jobs;
 pub mod logging;
 pub mod packages;

@@ -1,5 +1,5 @@
-//! The agent against a mock server on loopback: handshake, heartbeats, bad frames, install jobs
-//! with duplicate delivery and acknowledgement, and reconnects.
+//! The agent against a mock server on loopback: handshake, inventory, heartbeats, bad frames,
+//! install jobs with duplicate delivery and acknowledgement, and reconnects.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -192,8 +192,14 @@ async fn agent_session_with_mock_server() {
     };
     let agent_task = tokio::spawn(agent::run(options));
 
-    // First connection: handshake, then the scan that follows an approved Welcome.
+    // First connection: handshake, then the inventory and the scan that follow an approved
+    // Welcome.
     let (mut socket, first_key) = accept_agent(&listener).await;
+    let AgentMessage::Inventory(inventory) = receive(&mut socket).await else {
+        panic!("expected the inventory after Welcome");
+    };
+    assert!(inventory.cpu_count >= 1);
+    assert!(!inventory.disks.is_empty(), "{inventory:?}");
     let AgentMessage::UpdateReport(report) = receive(&mut socket).await else {
         panic!("expected an update report after Welcome");
     };
@@ -210,10 +216,12 @@ async fn agent_session_with_mock_server() {
         .unwrap()
         .unwrap();
     let envelope: Envelope<AgentMessage> = decode(frame.to_text().unwrap()).unwrap();
-    assert!(
-        matches!(envelope.payload, AgentMessage::Heartbeat(_)),
-        "{envelope:?}"
-    );
+    let AgentMessage::Heartbeat(heartbeat) = envelope.payload else {
+        panic!("expected a heartbeat, got {envelope:?}");
+    };
+    let resources = heartbeat.resources.expect("heartbeat without resources");
+    assert!(resources.memory_total_bytes > 0);
+    assert!(resources.disk_total_bytes > 0);
 
     // A frame of an unknown type gets an Error naming its id, and the connection stays open.
     let bad_id = uuid::Uuid::new_v4();
@@ -271,6 +279,14 @@ async fn agent_session_with_mock_server() {
         panic!("expected the unacknowledged result after Welcome");
     };
     assert_eq!(again, result_43);
+    // Every Welcome of an approved host brings the inventory again, even when unchanged.
+    assert!(
+        matches!(
+            receive_non_report(&mut socket).await,
+            AgentMessage::Inventory(_)
+        ),
+        "expected the inventory after the second Welcome"
+    );
 
     agent_task.abort();
 }

@@ -352,7 +352,7 @@ impl SimulatedAgent {
             let job_deadline = self.next_job_deadline();
             tokio::select! {
                 () = sleep_until(next_heartbeat) => {
-                    let envelope = Envelope::new(AgentMessage::Heartbeat(Heartbeat {}));
+                    let envelope = Envelope::new(AgentMessage::Heartbeat(Heartbeat::default()));
                     let id = envelope.id;
                     send_envelope(&mut socket, &envelope).await?;
                     Stats::increment(&self.stats().counters.heartbeats_sent);

@@ -25,6 +25,14 @@ pub const SIGNATURE_CONTEXT: &[u8] = b"sysmanage-agent-auth-v1\0";
 /// Size in bytes of the random challenge nonce.
 pub const NONCE_LEN: usize = 32;
 
+/// Maximum number of disks, of network interfaces, and of addresses of one interface in a
+/// [`HostInventory`]. The server rejects an inventory with longer lists.
+pub const MAX_INVENTORY_ITEMS: usize = 256;
+
+/// Maximum length in bytes of each string in a [`HostInventory`], the length the server accepts
+/// for the host facts of [`HostInfo`] too.
+pub const MAX_INVENTORY_STRING_LEN: usize = 255;
+
 /// Identifier of one message, unique per sender.
 pub type MessageId = Uuid;
 
@@ -131,6 +139,8 @@ pub enum AgentMessage {
     Hello(Hello),
     /// Periodic sign of life. Liveness uses only the server's clock of its arrival.
     Heartbeat(Heartbeat),
+    /// Hardware and operating system inventory, sent after `Welcome` and when it changes.
+    Inventory(HostInventory),
     /// Result of one update scan, for every package manager the agent found.
     UpdateReport(UpdateReport),
     /// The agent began executing a job.
@@ -156,7 +166,7 @@ pub enum ServerMessage {
     ApprovalChanged { approval: Approval },
     /// New agent settings, sent when the server configuration changes.
     Settings(AgentSettings),
-    /// Acknowledges one agent message (heartbeats and update reports).
+    /// Acknowledges one agent message (heartbeats, inventories and update reports).
     Ack { of: MessageId },
     /// Asks the agent to scan for updates now.
     RefreshUpdates,
@@ -195,9 +205,71 @@ pub struct HostInfo {
     pub machine_id: Option<String>,
 }
 
-/// Heartbeat payload. Empty today; new optional fields may be added without a version change.
+/// Heartbeat payload. Every field is optional, so new ones may be added without a version change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Current load and usage, absent from agents that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceSnapshot>,
+}
+
+/// Load and usage of a host at one moment, small enough to ride on every heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct ResourceSnapshot {
+    /// Load averages over 1, 5 and 15 minutes. Zero on Windows, which has no load average.
+    pub load_average: [f64; 3],
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    /// Usage of the file system mounted at `/`, or of the system drive on Windows.
+    pub disk_used_bytes: u64,
+    pub disk_total_bytes: u64,
+}
+
+/// Hardware and operating system facts of a host, beyond the [`HostInfo`] of `Hello`.
+///
+/// `os_name`, `os_version`, `kernel` and `architecture` come from the same sources as in
+/// [`HostInfo`], so the server may overwrite those columns with them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Heartbeat {}
+pub struct HostInventory {
+    pub os_name: String,
+    pub os_version: String,
+    /// Release codename such as `bookworm`, when the OS has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_codename: Option<String>,
+    pub kernel: String,
+    pub architecture: String,
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub cpu_count: u32,
+    pub memory_total_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub disks: Vec<DiskInfo>,
+    pub network_interfaces: Vec<NetworkInterface>,
+    /// Unix time in seconds.
+    pub boot_time: u64,
+    pub uptime_secs: u64,
+}
+
+/// One mounted file system.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DiskInfo {
+    pub mount_point: String,
+    pub file_system: String,
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+}
+
+/// One network interface and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    pub name: String,
+    /// Colon-separated lower-case hex, absent for interfaces without one such as loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    /// IPv4 and IPv6 addresses in CIDR notation (`192.0.2.7/24`) or as a plain address.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
 
 /// Approval state of a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -426,11 +498,98 @@ mod tests {
 
     #[test]
     fn heartbeat_round_trip() {
-        let sent = Envelope::new(AgentMessage::Heartbeat(Heartbeat {}));
+        let sent = Envelope::new(AgentMessage::Heartbeat(Heartbeat::default()));
         let json = sent.to_json();
         let received: Envelope<AgentMessage> = decode(&json).unwrap();
         assert_eq!(received, sent);
         assert!(json.contains(r#""type":"heartbeat""#), "{json}");
+        assert!(!json.contains("resources"), "{json}");
+    }
+
+    #[test]
+    fn heartbeat_with_resources_round_trip() {
+        let sent = Envelope::new(AgentMessage::Heartbeat(Heartbeat {
+            resources: Some(ResourceSnapshot {
+                load_average: [0.5, 0.25, 1.75],
+                memory_used_bytes: 3 << 30,
+                memory_total_bytes: 8 << 30,
+                disk_used_bytes: 40 << 30,
+                disk_total_bytes: 100 << 30,
+            }),
+        }));
+        let json = sent.to_json();
+        let received: Envelope<AgentMessage> = decode(&json).unwrap();
+        assert_eq!(received, sent);
+        assert!(json.contains(r#""load_average":[0.5,0.25,1.75]"#), "{json}");
+    }
+
+    #[test]
+    fn heartbeat_without_resources_decodes() {
+        let id = Uuid::new_v4();
+        for data in ["{}", r#"{"resources":null}"#] {
+            let json = format!(r#"{{"v":1,"id":"{id}","type":"heartbeat","data":{data}}}"#);
+            let received: Envelope<AgentMessage> = decode(&json).unwrap();
+            assert_eq!(
+                received.payload,
+                AgentMessage::Heartbeat(Heartbeat::default()),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn inventory_round_trip() {
+        let inventory = HostInventory {
+            os_name: "Debian GNU/Linux".into(),
+            os_version: "12".into(),
+            os_codename: Some("bookworm".into()),
+            kernel: "6.1.0-18-amd64".into(),
+            architecture: "x86_64".into(),
+            cpu_model: "AMD EPYC 7763 64-Core Processor".into(),
+            cpu_count: 4,
+            memory_total_bytes: 16 << 30,
+            swap_total_bytes: 0,
+            disks: vec![DiskInfo {
+                mount_point: "/".into(),
+                file_system: "ext4".into(),
+                total_bytes: 100 << 30,
+                available_bytes: 60 << 30,
+            }],
+            network_interfaces: vec![
+                NetworkInterface {
+                    name: "lo".into(),
+                    mac_address: None,
+                    addresses: vec!["127.0.0.1/8".into(), "::1/128".into()],
+                },
+                NetworkInterface {
+                    name: "eth0".into(),
+                    mac_address: Some("52:54:00:12:34:56".into()),
+                    addresses: vec!["192.0.2.7/24".into()],
+                },
+            ],
+            boot_time: 1_765_000_000,
+            uptime_secs: 3600,
+        };
+        let sent = Envelope::new(AgentMessage::Inventory(inventory));
+        let json = sent.to_json();
+        let received: Envelope<AgentMessage> = decode(&json).unwrap();
+        assert_eq!(received, sent);
+        assert!(json.contains(r#""type":"inventory""#), "{json}");
+    }
+
+    #[test]
+    fn inventory_optional_fields_absent() {
+        let id = Uuid::new_v4();
+        let json = format!(
+            r#"{{"v":1,"id":"{id}","type":"inventory","data":{{"os_name":"FreeBSD","os_version":"14.1","kernel":"14.1-RELEASE","architecture":"amd64","cpu_model":"","cpu_count":1,"memory_total_bytes":1,"swap_total_bytes":0,"disks":[],"network_interfaces":[{{"name":"em0"}}],"boot_time":0,"uptime_secs":0}}}}"#
+        );
+        let received: Envelope<AgentMessage> = decode(&json).unwrap();
+        let AgentMessage::Inventory(inventory) = received.payload else {
+            panic!("expected an inventory");
+        };
+        assert_eq!(inventory.os_codename, None);
+        assert_eq!(inventory.network_interfaces[0].mac_address, None);
+        assert!(inventory.network_interfaces[0].addresses.is_empty());
     }
 
     #[test]

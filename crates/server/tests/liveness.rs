@@ -201,7 +201,7 @@ async fn last_seen_flushed_in_one_batch() {
         // heartbeats land in the same flush, which is one transaction.
         clock.advance(5_000);
         for id in &ids {
-            server.state.liveness.heartbeat(*id);
+            server.state.liveness.heartbeat(*id, None);
         }
         let start = tokio::time::Instant::now();
         loop {

@@ -1,12 +1,12 @@
-//! One WebSocket session: challenge, hello, welcome, then heartbeats, pings, scans and jobs
-//! until the connection ends.
+//! One WebSocket session: challenge, hello, welcome, then heartbeats, pings, scans, inventory
+//! and jobs until the connection ends.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use sysmanage_protocol::{
     AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, Heartbeat, Hello,
-    HostInfo, ServerMessage, decode,
+    HostInfo, HostInventory, ServerMessage, decode,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::config::Secret;
 use crate::identity::Identity;
+use crate::inventory::{self, INVENTORY_CHECK_INTERVAL, ResourceSampler};
 use crate::jobs::JobRunner;
 use crate::scanner::Scanner;
 
@@ -210,7 +211,18 @@ struct Session<'a, S> {
     settings: AgentSettings,
     heartbeat: Interval,
     periodic_scan: Interval,
+    inventory_check: Interval,
+    /// Inventory last sent in this session, compared with each new collection.
+    sent_inventory: Option<HostInventory>,
+    resources: ResourceSampler,
     last_frame: Instant,
+}
+
+/// When [`Session::report_inventory`] sends the collected inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InventorySend {
+    Always,
+    IfChanged,
 }
 
 enum Control {
@@ -235,6 +247,9 @@ where
             approval,
             heartbeat: interval_after(Duration::from_secs(settings.heartbeat_interval_secs)),
             periodic_scan: interval_after(Duration::from_secs(settings.update_check_interval_secs)),
+            inventory_check: interval_after(INVENTORY_CHECK_INTERVAL),
+            sent_inventory: None,
+            resources: ResourceSampler::new(),
             settings,
             last_frame: Instant::now(),
         }
@@ -254,7 +269,8 @@ where
             let control = tokio::select! {
                 frame = self.socket.next() => self.on_frame(frame).await,
                 _ = self.heartbeat.tick() => {
-                    self.send_or_end(AgentMessage::Heartbeat(Heartbeat {})).await
+                    let heartbeat = Heartbeat { resources: Some(self.resources.sample()) };
+                    self.send_or_end(AgentMessage::Heartbeat(heartbeat)).await
                 }
                 _ = ping.tick() => {
                     match self.socket.send(Message::Ping(Bytes::new())).await {
@@ -267,6 +283,9 @@ where
                         self.context.scanner.request();
                     }
                     Control::Continue
+                }
+                _ = self.inventory_check.tick() => {
+                    self.report_inventory(InventorySend::IfChanged).await
                 }
                 () = tokio::time::sleep_until(dead_at) => {
                     Control::End(SessionEnd::after_welcome(format!(
@@ -300,10 +319,43 @@ where
             }
             Err(error) => tracing::error!(%error, "could not read the job journal"),
         }
+        if let Control::End(end) = self.report_inventory(InventorySend::Always).await {
+            return Err(end);
+        }
         if self.approval == Approval::Approved {
             self.context.scanner.request();
         }
         Ok(())
+    }
+
+    /// Collects the inventory and sends it when the host is approved and `mode` allows. The
+    /// server ignores inventory from hosts that are not approved, so nothing is sent for them.
+    async fn report_inventory(&mut self, mode: InventorySend) -> Control {
+        if self.approval != Approval::Approved {
+            return Control::Continue;
+        }
+        let current = match tokio::task::spawn_blocking(inventory::collect).await {
+            Ok(current) => current,
+            Err(error) => {
+                tracing::error!(%error, "inventory collection task failed");
+                return Control::Continue;
+            }
+        };
+        let changed = self
+            .sent_inventory
+            .as_ref()
+            .is_none_or(|previous| inventory::inventory_changed(previous, &current));
+        if mode == InventorySend::IfChanged && !changed {
+            tracing::debug!("inventory unchanged");
+            return Control::Continue;
+        }
+        tracing::info!(
+            disks = current.disks.len(),
+            network_interfaces = current.network_interfaces.len(),
+            "sending the host inventory"
+        );
+        self.sent_inventory = Some(current.clone());
+        self.send_or_end(AgentMessage::Inventory(current)).await
     }
 
     async fn send_or_end(&mut self, message: AgentMessage) -> Control {
@@ -367,7 +419,7 @@ where
                 tracing::trace!(%of, "server acknowledged a message");
                 Control::Continue
             }
-            ServerMessage::ApprovalChanged { approval } => self.on_approval(approval),
+            ServerMessage::ApprovalChanged { approval } => self.on_approval(approval).await,
             ServerMessage::Settings(settings) => self.on_settings(settings, id).await,
             ServerMessage::RefreshUpdates => {
                 tracing::info!("server requested an update scan");
@@ -414,7 +466,7 @@ where
         }
     }
 
-    fn on_approval(&mut self, approval: Approval) -> Control {
+    async fn on_approval(&mut self, approval: Approval) -> Control {
         tracing::info!(approval = approval.as_str(), "approval changed");
         let was_approved = self.approval == Approval::Approved;
         self.approval = approval;
@@ -426,7 +478,7 @@ where
             }),
             Approval::Approved if !was_approved => {
                 self.context.scanner.request();
-                Control::Continue
+                self.report_inventory(InventorySend::Always).await
             }
             Approval::Approved | Approval::Pending => Control::Continue,
         }

@@ -183,6 +183,7 @@ pub(super) fn message_type(message: &AgentMessage) -> &'static str {
     match message {
         AgentMessage::Hello(_) => "hello",
         AgentMessage::Heartbeat(_) => "heartbeat",
+        AgentMessage::Inventory(_) => "inventory",
         AgentMessage::UpdateReport(_) => "update_report",
         AgentMessage::JobStarted { .. } => "job_started",
         AgentMessage::JobResult(_) => "job_result",

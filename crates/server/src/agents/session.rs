@@ -278,8 +278,10 @@ impl Session {
         };
         let id = envelope.id;
         match envelope.payload {
-            AgentMessage::Heartbeat(_) => {
-                self.state.liveness.heartbeat(self.host_id);
+            AgentMessage::Heartbeat(heartbeat) => {
+                self.state
+                    .liveness
+                    .heartbeat(self.host_id, heartbeat.resources);
                 self.send(ServerMessage::Ack { of: id }).await
             }
             AgentMessage::Hello(_) => {
@@ -333,6 +335,12 @@ impl Session {
         let reply = match message {
             AgentMessage::UpdateReport(report) => {
                 match updates::store_report(&self.state, self.host_id, &report).await {
+                    Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
+                    Err(error) => Err(error.into_reply()),
+                }
+            }
+            AgentMessage::Inventory(inventory) => {
+                match hosts::store_inventory(&self.state, self.host_id, &inventory).await {
                     Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
                     Err(error) => Err(error.into_reply()),
                 }

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
+use sysmanage_protocol::{HostInventory, ResourceSnapshot};
 
 use super::{Pagination, approval};
 use crate::api_time::{rfc3339, rfc3339_opt};
@@ -47,6 +48,19 @@ pub struct HostView {
     pub update_error: Option<String>,
     pub created_at: Option<String>,
     pub approved_at: Option<String>,
+}
+
+/// A host with its inventory and latest resource snapshot, as `GET /hosts/{id}` returns it.
+#[derive(Debug, Serialize)]
+pub struct HostDetailView {
+    #[serde(flatten)]
+    pub host: HostView,
+    /// Last inventory the agent sent while the host was approved.
+    pub inventory: Option<HostInventory>,
+    pub inventory_updated_at: Option<String>,
+    /// Latest load, memory and root file system usage from a heartbeat.
+    pub resources: Option<ResourceSnapshot>,
+    pub resources_at: Option<String>,
 }
 
 /// The other host of a hostname conflict.
@@ -220,6 +234,59 @@ pub(crate) async fn host_view(state: &AppState, host_id: i64) -> ApiResult<HostV
         .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))
 }
 
+/// Returns the detail view of one host, or 404. The resource snapshot comes from the liveness
+/// tracker when it is newer than the stored one, which lags by up to one flush interval.
+async fn host_detail_view(state: &AppState, host_id: i64) -> ApiResult<HostDetailView> {
+    let model = host::Entity::find_by_id(host_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
+    let inventory = model
+        .inventory
+        .as_deref()
+        .and_then(|json| parse_stored::<HostInventory>(host_id, "inventory", json));
+    let inventory_updated_at = rfc3339_opt(model.inventory_updated_at);
+    let stored_resources = model
+        .resources
+        .as_deref()
+        .and_then(|json| parse_stored::<ResourceSnapshot>(host_id, "resources", json))
+        .zip(model.resources_at);
+    let resources = match (stored_resources, state.liveness.resources(host_id)) {
+        (Some((_, stored_at)), Some(live)) if live.at_ms >= stored_at => {
+            Some((live.snapshot, live.at_ms))
+        }
+        (None, Some(live)) => Some((live.snapshot, live.at_ms)),
+        (stored, _) => stored,
+    };
+
+    let host = views(state, vec![model])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
+    Ok(HostDetailView {
+        host,
+        inventory,
+        inventory_updated_at,
+        resources: resources.map(|(snapshot, _)| snapshot),
+        resources_at: resources.and_then(|(_, at_ms)| rfc3339(at_ms)),
+    })
+}
+
+/// Parses a JSON column. A value that no longer parses is logged and served as `null`.
+fn parse_stored<T: serde::de::DeserializeOwned>(
+    host_id: i64,
+    column: &str,
+    json: &str,
+) -> Option<T> {
+    match serde_json::from_str(json) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(host_id, column, %error, "stored JSON column does not parse; serving null");
+            None
+        }
+    }
+}
+
 fn check_choice(field: &str, value: &str, allowed: &[&str]) -> ApiResult<()> {
     if allowed.contains(&value) {
         Ok(())
@@ -322,8 +389,8 @@ pub async fn list_hosts(
 pub async fn get_host(
     State(state): State<AppState>,
     Path(host_id): Path<i64>,
-) -> ApiResult<Json<HostView>> {
-    Ok(Json(host_view(&state, host_id).await?))
+) -> ApiResult<Json<HostDetailView>> {
+    Ok(Json(host_detail_view(&state, host_id).await?))
 }
 
 /// `POST /hosts/{id}/approve`, with an optional body `{"replace": true}`.

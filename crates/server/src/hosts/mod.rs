@@ -5,6 +5,7 @@
 
 mod api;
 mod approval;
+mod inventory;
 mod registration;
 
 use axum::Router;
@@ -13,6 +14,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, Entity
 use serde::Deserialize;
 use sysmanage_protocol::Approval;
 
+pub use inventory::{InventoryError, store_inventory, validate_inventory};
 pub use registration::{AgentHost, register_agent};
 
 use crate::db::entities::{host, host_event};

@@ -3,8 +3,9 @@
 //! Heartbeats only touch an in-memory map ([`Tracker`]), keyed by host id and sharded, so that
 //! sessions do not contend for one global lock. Two background tasks started by [`spawn`] do the
 //! database work: one turns elapsed timeouts into `up`/`down` transitions with a `host_events`
-//! row each, the other writes changed last-seen times in one batch per flush interval. Every time
-//! comes from the server's [`Clock`], never from an agent.
+//! row each, the other writes changed last-seen times and the latest resource snapshots of
+//! approved hosts in one batch per flush interval. Every time comes from the server's [`Clock`],
+//! never from an agent.
 
 mod rules;
 mod store;
@@ -12,6 +13,7 @@ mod store;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use sysmanage_protocol::ResourceSnapshot;
 
 pub use rules::{HostStatus, Observation, Rules, describe, evaluate};
 
@@ -41,6 +43,17 @@ struct Entry {
     approved: bool,
     /// `last_seen_ms` changed since the last flush.
     dirty: bool,
+    /// Latest resource snapshot of an approved host, with the server time it arrived.
+    resources: Option<TimedResources>,
+    /// `resources` changed since the last flush.
+    resources_dirty: bool,
+}
+
+/// A resource snapshot and the server time in Unix milliseconds it arrived.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimedResources {
+    pub snapshot: ResourceSnapshot,
+    pub at_ms: i64,
 }
 
 /// A status change found by [`Tracker::pending_transitions`].
@@ -84,6 +97,8 @@ impl Tracker {
             connection_id: None,
             approved,
             dirty: false,
+            resources: None,
+            resources_dirty: false,
         });
         entry.observation.connected = true;
         entry.observation.disconnected_at_ms = None;
@@ -93,8 +108,9 @@ impl Tracker {
         entry.dirty = true;
     }
 
-    /// Records a heartbeat of `host_id` at the current server time. Touches only one shard.
-    pub fn heartbeat(&self, host_id: i64) {
+    /// Records a heartbeat of `host_id` at the current server time, and its resource snapshot
+    /// when the host is approved. Touches only one shard and never the database.
+    pub fn heartbeat(&self, host_id: i64, resources: Option<ResourceSnapshot>) {
         let now = self.clock.now_ms();
         if let Some(mut entry) = self.hosts.get_mut(&host_id) {
             let seen = entry
@@ -103,7 +119,21 @@ impl Tracker {
                 .map_or(now, |seen| seen.max(now));
             entry.observation.last_seen_ms = Some(seen);
             entry.dirty = true;
+            if let Some(snapshot) = resources
+                && entry.approved
+            {
+                entry.resources = Some(TimedResources {
+                    snapshot,
+                    at_ms: now,
+                });
+                entry.resources_dirty = true;
+            }
         }
+    }
+
+    /// Returns the latest resource snapshot received since the server started, if any.
+    pub fn resources(&self, host_id: i64) -> Option<TimedResources> {
+        self.hosts.get(&host_id).and_then(|entry| entry.resources)
     }
 
     /// Records that connection `connection_id` of `host_id` closed. Ignored when a newer
@@ -167,6 +197,8 @@ impl Tracker {
             connection_id: None,
             approved: true,
             dirty: false,
+            resources: None,
+            resources_dirty: false,
         });
     }
 
@@ -218,11 +250,32 @@ impl Tracker {
         changed
     }
 
+    /// Returns `(host_id, resources)` of every host whose snapshot changed since the last call,
+    /// sorted by host id, and clears their changed flag.
+    pub fn take_changed_resources(&self) -> Vec<(i64, TimedResources)> {
+        let mut changed = Vec::new();
+        for mut entry in self.hosts.iter_mut() {
+            if entry.resources_dirty
+                && let Some(resources) = entry.resources
+            {
+                entry.resources_dirty = false;
+                changed.push((*entry.key(), resources));
+            }
+        }
+        changed.sort_unstable_by_key(|(host_id, _)| *host_id);
+        changed
+    }
+
     /// Flags hosts again after a failed flush, so that the next flush retries them.
-    fn mark_changed(&self, hosts: &[(i64, i64)]) {
-        for (host_id, _) in hosts {
+    fn mark_changed(&self, last_seen: &[(i64, i64)], resources: &[(i64, TimedResources)]) {
+        for (host_id, _) in last_seen {
             if let Some(mut entry) = self.hosts.get_mut(host_id) {
                 entry.dirty = true;
+            }
+        }
+        for (host_id, _) in resources {
+            if let Some(mut entry) = self.hosts.get_mut(host_id) {
+                entry.resources_dirty = true;
             }
         }
     }
@@ -250,7 +303,7 @@ pub async fn spawn(state: AppState) -> anyhow::Result<()> {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            flush_last_seen(&state).await;
+            flush(&state).await;
         }
     });
     Ok(())
@@ -293,19 +346,21 @@ async fn detect_transitions(state: &AppState) {
     }
 }
 
-/// Writes changed last-seen times in one batch.
-async fn flush_last_seen(state: &AppState) {
-    let changed = state.liveness.take_changed_last_seen();
-    if changed.is_empty() {
+/// Writes changed last-seen times and resource snapshots in one transaction.
+async fn flush(state: &AppState) {
+    let last_seen = state.liveness.take_changed_last_seen();
+    let resources = state.liveness.take_changed_resources();
+    if last_seen.is_empty() && resources.is_empty() {
         return;
     }
-    if let Err(error) = store::write_last_seen(&state.db, &changed).await {
+    if let Err(error) = store::write_flush(&state.db, &last_seen, &resources).await {
         tracing::error!(
             %error,
-            hosts = changed.len(),
-            "failed to store last-seen times; retrying on the next flush"
+            last_seen_hosts = last_seen.len(),
+            resources_hosts = resources.len(),
+            "failed to store last-seen times and resource snapshots; retrying on the next flush"
         );
-        state.liveness.mark_changed(&changed);
+        state.liveness.mark_changed(&last_seen, &resources);
     }
 }
 
@@ -369,12 +424,64 @@ mod tests {
         tracker.connected(9, 1, true, HostStatus::Up);
         tracker.connected(3, 2, false, HostStatus::Unknown);
         clock.advance(500);
-        tracker.heartbeat(9);
+        tracker.heartbeat(9, None);
 
         assert_eq!(
             tracker.take_changed_last_seen(),
             vec![(3, 1_000_000), (9, 1_000_500)]
         );
         assert!(tracker.take_changed_last_seen().is_empty());
+    }
+
+    fn snapshot(memory_used_bytes: u64) -> ResourceSnapshot {
+        ResourceSnapshot {
+            load_average: [0.5, 0.4, 0.3],
+            memory_used_bytes,
+            memory_total_bytes: 8 << 30,
+            disk_used_bytes: 10 << 30,
+            disk_total_bytes: 100 << 30,
+        }
+    }
+
+    #[test]
+    fn resources_kept_for_approved_only() {
+        let clock = Clock::manual(1_000_000);
+        let tracker = tracker(&clock);
+        tracker.connected(9, 1, true, HostStatus::Up);
+        tracker.connected(3, 2, false, HostStatus::Unknown);
+        tracker.heartbeat(9, Some(snapshot(1)));
+        tracker.heartbeat(3, Some(snapshot(2)));
+
+        assert_eq!(tracker.resources(3), None);
+        let kept = tracker.resources(9).unwrap();
+        assert_eq!(kept.snapshot, snapshot(1));
+        assert_eq!(kept.at_ms, 1_000_000);
+    }
+
+    #[test]
+    fn changed_resources_taken_once() {
+        let clock = Clock::manual(1_000_000);
+        let tracker = tracker(&clock);
+        tracker.connected(9, 1, true, HostStatus::Up);
+        tracker.connected(4, 2, true, HostStatus::Up);
+        tracker.heartbeat(9, Some(snapshot(1)));
+        clock.advance(500);
+        tracker.heartbeat(9, Some(snapshot(2)));
+        tracker.heartbeat(4, Some(snapshot(3)));
+
+        let changed = tracker.take_changed_resources();
+        let hosts: Vec<i64> = changed.iter().map(|(host_id, _)| *host_id).collect();
+        assert_eq!(hosts, vec![4, 9]);
+        assert_eq!(changed[1].1.snapshot, snapshot(2));
+        assert_eq!(changed[1].1.at_ms, 1_000_500);
+        assert!(tracker.take_changed_resources().is_empty());
+
+        // A heartbeat without a snapshot keeps the last one and flags nothing.
+        tracker.heartbeat(9, None);
+        assert!(tracker.take_changed_resources().is_empty());
+        assert_eq!(tracker.resources(9).unwrap().snapshot, snapshot(2));
+
+        tracker.mark_changed(&[], &changed);
+        assert_eq!(tracker.take_changed_resources().len(), 2);
     }
 }

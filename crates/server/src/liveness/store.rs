@@ -1,14 +1,15 @@
-//! Database side of liveness: loading on start, status transitions and batched last-seen writes.
+//! Database side of liveness: loading on start, status transitions, and batched writes of
+//! last-seen times and resource snapshots.
 
 use std::fmt::Write as _;
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{CaseStatement, Condition, Expr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QuerySelect,
 };
 
-use super::{HostStatus, Transition};
+use super::{HostStatus, TimedResources, Transition};
 use crate::db::entities::{host, host_event};
 
 /// Hosts per `UPDATE` statement of a flush, so that one statement stays a few kilobytes long.
@@ -67,18 +68,55 @@ pub(super) async fn write_transitions(
     txn.commit().await
 }
 
-/// Writes `last_seen_at` of many hosts in one transaction, one `UPDATE ... CASE` statement per
-/// chunk. `hosts` must be sorted by id so that concurrent server processes lock rows in the same
-/// order.
-pub(super) async fn write_last_seen(
+/// Writes `last_seen_at` and the resource snapshots of many hosts in one transaction, one
+/// `UPDATE ... CASE` statement per chunk of each. Both lists must be sorted by host id so that
+/// concurrent server processes lock rows in the same order.
+pub(super) async fn write_flush(
     db: &DatabaseConnection,
-    hosts: &[(i64, i64)],
+    last_seen: &[(i64, i64)],
+    resources: &[(i64, TimedResources)],
 ) -> Result<(), DbErr> {
     let txn = crate::transaction::begin_write(db).await?;
-    for chunk in hosts.chunks(FLUSH_CHUNK) {
+    for chunk in last_seen.chunks(FLUSH_CHUNK) {
         txn.execute_unprepared(&last_seen_statement(chunk)).await?;
     }
+    for chunk in resources.chunks(FLUSH_CHUNK) {
+        write_resources(&txn, chunk).await?;
+    }
     txn.commit().await
+}
+
+/// Writes `resources` and `resources_at` of each host in one `UPDATE`, with the JSON as bound
+/// values. A stored snapshot is never replaced by an older one, in case another server process
+/// wrote a newer one.
+async fn write_resources(
+    db: &impl ConnectionTrait,
+    hosts: &[(i64, TimedResources)],
+) -> Result<(), DbErr> {
+    let mut json_case = CaseStatement::new();
+    let mut at_case = CaseStatement::new();
+    for (host_id, resources) in hosts {
+        // Serializing a struct of numbers cannot fail.
+        let json = serde_json::to_string(&resources.snapshot).unwrap_or_default();
+        let newer = || {
+            Condition::all().add(host::Column::Id.eq(*host_id)).add(
+                Condition::any()
+                    .add(host::Column::ResourcesAt.is_null())
+                    .add(host::Column::ResourcesAt.lt(resources.at_ms)),
+            )
+        };
+        json_case = json_case.case(newer(), Expr::value(json));
+        at_case = at_case.case(newer(), Expr::value(resources.at_ms));
+    }
+    json_case = json_case.finally(Expr::col(host::Column::Resources));
+    at_case = at_case.finally(Expr::col(host::Column::ResourcesAt));
+    host::Entity::update_many()
+        .col_expr(host::Column::Resources, json_case.into())
+        .col_expr(host::Column::ResourcesAt, at_case.into())
+        .filter(host::Column::Id.is_in(hosts.iter().map(|(host_id, _)| *host_id)))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Builds `UPDATE hosts SET last_seen_at = CASE id WHEN .. THEN .. END WHERE id IN (..)`.

@@ -191,7 +191,9 @@ impl AgentConnection {
 
     /// Sends a heartbeat and expects its `Ack`.
     pub async fn heartbeat(&mut self) {
-        let id = self.send(AgentMessage::Heartbeat(Heartbeat {})).await;
+        let id = self
+            .send(AgentMessage::Heartbeat(Heartbeat::default()))
+            .await;
         match self.recv().await {
             ServerMessage::Ack { of } => assert_eq!(of, id),
             other => panic!("expected the heartbeat's ack, got {other:?}"),

@@ -31,6 +31,13 @@ pub struct Model {
     pub update_error: Option<String>,
     pub created_at: i64,
     pub approved_at: Option<i64>,
+    /// JSON of the last `HostInventory` the agent sent while approved.
+    pub inventory: Option<String>,
+    pub inventory_updated_at: Option<i64>,
+    /// JSON of the last `ResourceSnapshot` written by a liveness flush.
+    pub resources: Option<String>,
+    /// Server time the snapshot arrived, not the time of the flush.
+    pub resources_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
