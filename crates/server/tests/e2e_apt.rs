@@ -225,7 +225,10 @@ async fn wait_for_job(api: &mut ApiClient, job_id: i64) -> Value {
     let deadline = Deadline::new("the install job to finish", Duration::from_secs(180));
     loop {
         let job = api.get(&format!("/jobs/{job_id}")).await;
-        if matches!(job["state"].as_str(), Some("succeeded" | "failed" | "expired")) {
+        if matches!(
+            job["state"].as_str(),
+            Some("succeeded" | "failed" | "expired")
+        ) {
             return job;
         }
         deadline.tick().await;

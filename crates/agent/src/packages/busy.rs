@@ -17,7 +17,7 @@ pub struct BusyPolicy {
 impl Default for BusyPolicy {
     fn default() -> Self {
         Self {
-            max_wait: Duration::from_secs(300),
+            max_wait: Duration::from_mins(5),
             first_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
         }
@@ -60,7 +60,7 @@ pub fn retry_while_busy<T>(
                 if waited >= policy.max_wait {
                     return Err(BusyTimeout { holder, waited });
                 }
-                let step = delay.min(policy.max_wait - waited);
+                let step = delay.min(policy.max_wait.saturating_sub(waited));
                 tracing::info!(%holder, retry_in_ms = step.as_millis() as u64, "package manager is busy, waiting");
                 sleep(step);
                 waited += step;

@@ -55,7 +55,7 @@ impl Distribution {
         self.is_like(&["debian", "ubuntu"])
     }
 
-    /// Fedora, RHEL, CentOS, Rocky, Alma and their derivatives, which use dnf or yum.
+    /// Fedora, RHEL, `CentOS`, Rocky, Alma and their derivatives, which use dnf or yum.
     pub fn uses_rpm_yum_dnf(&self) -> bool {
         self.is_like(&[
             "fedora",

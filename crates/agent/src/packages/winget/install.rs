@@ -64,7 +64,7 @@ pub fn decode_exit_code(code: i32) -> ExitMeaning {
         0 => ExitMeaning::Success,
         // APPINSTALLER_CLI_ERROR_INSTALL_REBOOT_REQUIRED_TO_FINISH, ..._FOR_INSTALL and
         // ..._REBOOT_INITIATED.
-        0x8A15_0109 | 0x8A15_010A | 0x8A15_010B => ExitMeaning::SuccessRebootRequired,
+        0x8A15_0109..=0x8A15_010B => ExitMeaning::SuccessRebootRequired,
         // APPINSTALLER_CLI_ERROR_INSTALL_INSTALL_IN_PROGRESS.
         0x8A15_0102 => ExitMeaning::Busy,
         0x8A15_002B => failed("no applicable update found for this version"),
