@@ -32,6 +32,8 @@ ADMIN_PASSWORD = "bench-admin-password-0123"
 POSTGRES_ADMIN = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
 # Each load generator process stays below the limit of 20,000 open files per process.
 AGENTS_PER_PROCESS = 9_500
+# Seconds between the last agent connecting and the start of a measured hold.
+SETTLE_SECS = 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -327,6 +329,9 @@ def scenario_idle(server, work, agents, hold_secs, ramp):
     baseline = read_proc(server.pid)[0]
     fleet = Fleet(server, agents, work, f"idle-{agents}", ramp_per_sec=ramp)
     connected_after = fleet.wait_for("connected", agents, timeout=agents / ramp * 4 + 120)
+    # Registrations and first update reports are still being stored just after the last agent
+    # connected; the hold measures the idle fleet after they settle.
+    time.sleep(SETTLE_SECS)
     started = time.monotonic()
     elapsed_at_hold = max((snapshot.get("elapsed_secs", 0) for snapshot in fleet.snapshots()), default=0)
     window = Window(server.pid)
@@ -360,8 +365,7 @@ def scenario_message_rate(server, work, agents, hold_secs, ramp):
     log(f"message rate: {agents} agents at 1 s heartbeats, hold {hold_secs} s")
     fleet = Fleet(server, agents, work, f"rate-{agents}", heartbeat_secs=1, ramp_per_sec=ramp)
     fleet.wait_for("connected", agents, timeout=agents / ramp * 4 + 120)
-    # Let the first-heartbeat spread settle before measuring.
-    time.sleep(5)
+    time.sleep(SETTLE_SECS)
     elapsed_at_hold = max((snapshot.get("elapsed_secs", 0) for snapshot in fleet.snapshots()), default=0)
     sent_before = fleet.total("heartbeats_sent")
     window = Window(server.pid)
@@ -413,6 +417,7 @@ def scenario_big_fleet(server, work, agents, hold_secs, ramp, api_secs, fanout_h
     baseline = read_proc(server.pid)[0]
     fleet = Fleet(server, agents, work, f"large-{agents}", ramp_per_sec=ramp, job_delay_ms=2000)
     connected_after = fleet.wait_for("connected", agents, timeout=agents / ramp * 4 + 180)
+    time.sleep(SETTLE_SECS)
     elapsed_at_hold = max((snapshot.get("elapsed_secs", 0) for snapshot in fleet.snapshots()), default=0)
     window = Window(server.pid)
     loadgen_windows = [Window(pid) for pid in fleet.pids()]
@@ -428,6 +433,7 @@ def scenario_big_fleet(server, work, agents, hold_secs, ramp, api_secs, fanout_h
         "cpu_share_of_one_core": hold["cpu_share_of_one_core"],
         "loadgen_cpu_share_of_one_core": loadgen_cpu(fleet, loadgen_windows),
         "hold_ack_p99_ms": hold_interval_p99(fleet, elapsed_at_hold),
+        "ack_p99_ms": max((snapshot.get("ack_latency", {}).get("p99_ms", 0) for snapshot in fleet.snapshots()), default=0),
         "hosts_up": count(server, "/hosts?status=up&limit=1"),
         "hosts_down": count(server, "/hosts?status=down&limit=1"),
         "connected_now": fleet.total("connected"),
@@ -591,6 +597,7 @@ def scenario_agent(server, work, idle_secs):
         "binary_bytes": AGENT.stat().st_size,
         "check_secs": round(check_secs, 2),
         "check_exit_code": check.returncode,
+        "check_stderr_tail": check.stderr.strip()[-300:],
     }
 
 
@@ -663,14 +670,15 @@ def report_backend(backend, result, parameters):
             "",
             f"Heartbeat every {parameters['heartbeat_secs']} s, hold {parameters['hold_secs']} s per point after all agents connected.",
             "",
-            "| agents | connected after | server RSS | memory per agent | server CPU (share of one core) | load generator CPU | heartbeat ack p99 (hold) | hosts down |",
-            "|---|---|---|---|---|---|---|---|",
+            "| agents | connected after | server RSS | memory per agent | server CPU (share of one core) | load generator CPU | heartbeat ack p99 (hold) | ack p99 (whole run, with ramp) | hosts down |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for point in idle:
             lines.append(
                 f"| {point['agents']:,} | {point.get('connected_after_secs')} s | {mib(point['rss_bytes'])} | "
                 f"{point['bytes_per_agent'] / 1024:.1f} KiB | {point['cpu_share_of_one_core']:.3f} | "
-                f"{point['loadgen_cpu_share_of_one_core']:.3f} | {point['hold_ack_p99_ms']:.1f} ms | {point['hosts_down']} |")
+                f"{point['loadgen_cpu_share_of_one_core']:.3f} | {point['hold_ack_p99_ms']:.1f} ms | "
+                f"{point.get('ack_p99_ms', float('nan')):.1f} ms | {point['hosts_down']} |")
         largest = idle[-1]
         lines += [
             "",
@@ -737,7 +745,7 @@ def report_backend(backend, result, parameters):
             "",
             f"One install job (`{{\"all\": true}}`) to each of {fan['hosts']:,} hosts, created by 8 parallel API clients: "
             f"created in {fan['created_secs']:.1f} s (create p99 {fan['create_latency']['p99_ms']:.1f} ms), "
-            f"every agent had its job after {all_have} s, every result stored after {fan['all_results_stored_secs']} s "
+            f"every agent had its job after {all_have} s, every result stored after {round(fan['all_results_stored_secs'], 1) if fan['all_results_stored_secs'] else None} s "
             f"(agents answer after a simulated 2 s install). Jobs received by agents: {fan['jobs_received_by_agents']:,}; "
             f"create errors: `{json.dumps(fan['create_errors'])}`.",
             "",
@@ -761,7 +769,8 @@ def report_backend(backend, result, parameters):
             "",
         ]
         if restart["loadgen"]["errors"]:
-            lines += [f"Agent-side errors over the whole large-fleet run: `{json.dumps(restart['loadgen']['errors'])}`", ""]
+            lines += [f"Agent-side errors over the whole large-fleet run (`connection_error` counts the connections the restart closed): "
+                      f"`{json.dumps(restart['loadgen']['errors'])}`", ""]
     lost = result.get("lost")
     if lost:
         detected = lost["all_down_after_secs"]
@@ -794,6 +803,7 @@ def report_agent(agent):
         f"{agent['child_processes_seen']} child processes seen; binary {mib(agent['binary_bytes'])}. "
         f"`sysmanage-agent check --json` (apt, package lists not refreshed) took {agent['check_secs']} s (exit code {agent['check_exit_code']}).",
         "",
+        *([f"Its error output ended with: `{agent['check_stderr_tail']}`", ""] if agent.get("check_stderr_tail") else []),
         f"- Idle RSS < 10 MB: {verdict(agent['peak_rss_bytes'] < 10_000_000)}",
         f"- No child process per heartbeat: {verdict(agent['child_processes_seen'] == 0)} "
         "(children sampled every 0.5 s; periodic update scans do run apt)",

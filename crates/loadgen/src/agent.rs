@@ -1,5 +1,5 @@
-//! One simulated agent: connects, proves its key, heartbeats, reports updates, answers install
-//! jobs, and reconnects with backoff until the run tells it to stop.
+//! One simulated agent: connects, proves its key, heartbeats, reports updates, runs simulated
+//! install jobs, and reconnects with backoff until the run tells it to stop.
 //!
 //! An agent is one tokio task with a few hundred bytes of state plus its WebSocket, whose buffers
 //! are kept small (see [`websocket_config`]), so one process can hold thousands of them.
@@ -43,7 +43,7 @@ const REMEMBERED_ACKED_JOBS: usize = 16;
 /// Seconds a finishing agent waits for the close handshake.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What the run asks an agent to do.
+/// Instruction from the run to its agents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Stay connected, reconnecting when the connection is lost.
@@ -54,7 +54,7 @@ pub enum Phase {
     Finished,
 }
 
-/// What every agent of a run shares.
+/// Settings and statistics shared by every agent of a run.
 #[derive(Debug)]
 pub struct AgentContext {
     pub settings: Settings,
@@ -72,7 +72,7 @@ pub fn websocket_config() -> WebSocketConfig {
         .max_frame_size(Some(1024 * 1024))
 }
 
-/// Why a connection ended or could not be set up.
+/// Reason a connection ended or could not be set up.
 #[derive(Debug, thiserror::Error)]
 enum SessionError {
     #[error("TCP connect failed: {0}")]
@@ -120,11 +120,11 @@ fn error_code_name(code: ErrorCode) -> String {
         .unwrap_or_else(|| format!("{code:?}"))
 }
 
-/// How a connection ended.
+/// Outcome of one connection.
 enum SessionEnd {
     /// The run changed the phase; the caller reads the new one.
     PhaseChanged,
-    /// The connection failed or was closed; `welcomed` tells whether the handshake had
+    /// The connection failed or was closed; `welcomed` is true when the handshake had
     /// completed, which resets the reconnect backoff.
     Lost { welcomed: bool },
 }
@@ -271,7 +271,7 @@ impl SimulatedAgent {
 
     fn record_error(&self, error: &SessionError) {
         // Thousands of agents fail together when the server goes away, so only the first error
-        // of each kind is a warning; the progress lines carry the counts.
+        // of each kind is a warning. The progress lines contain the counts.
         let kind = error.kind();
         if self.stats().record_error(&kind) {
             tracing::warn!(agent = self.identity.index(), %error, kind, "first error of this kind");
@@ -414,7 +414,7 @@ impl SimulatedAgent {
         );
     }
 
-    /// Leaves a connection the way the new phase asks.
+    /// Leaves a connection the way the new phase requests.
     async fn leave(
         &mut self,
         mut socket: AgentSocket,
@@ -423,8 +423,8 @@ impl SimulatedAgent {
     ) -> SessionEnd {
         match current {
             Phase::Running => {
-                // A phase change back to running while connected needs no reconnect, but the
-                // simplest correct answer is one: the server sees a normal close.
+                // A change back to running while connected could keep the connection, but closing
+                // and reconnecting is simpler and the server sees a normal close.
                 let _ = timeout(CLOSE_TIMEOUT, socket.close(None)).await;
             }
             Phase::Finished => {
@@ -472,6 +472,10 @@ impl SimulatedAgent {
                     if self.acked_jobs.len() > REMEMBERED_ACKED_JOBS {
                         self.acked_jobs.pop_front();
                     }
+                } else if self.acked_jobs.contains(&job_id) {
+                    // A result sent twice (after a reconnect, and again when the server
+                    // delivered the job once more) is acknowledged twice.
+                    Stats::increment(&counters.job_results_acked_again);
                 } else {
                     let _ = self.stats().record_error("job_result_ack_for_unknown_job");
                 }
@@ -491,7 +495,7 @@ impl SimulatedAgent {
                     );
                 }
             }
-            // Settings are applied by the caller; approval changes need no answer.
+            // The caller applies settings, and approval changes need no reply.
             ServerMessage::Settings(_) | ServerMessage::ApprovalChanged { .. } => {}
             ServerMessage::Challenge { .. } | ServerMessage::Welcome(_) => {
                 let _ = self.stats().record_error("unexpected_message");

@@ -115,7 +115,7 @@ impl ApiClient {
         self.send("GET", path, request).await
     }
 
-    /// Sends `POST path` with a JSON body and returns the JSON answer and the time taken.
+    /// Sends `POST path` with a JSON body and returns the JSON response and the time taken.
     pub async fn post(&mut self, path: &str, body: &Value) -> Result<(Value, Duration), ApiError> {
         let request = self
             .http

@@ -40,6 +40,8 @@ pub struct Counters {
     pub jobs_started_sent: AtomicU64,
     pub job_results_sent: AtomicU64,
     pub job_results_acked: AtomicU64,
+    /// `JobResultAck` messages for a job whose result was already acknowledged.
+    pub job_results_acked_again: AtomicU64,
     pub refresh_requests: AtomicU64,
     /// Unix milliseconds of the first and last `InstallJob` received (0 when none).
     pub first_job_received_ms: AtomicU64,
@@ -122,6 +124,7 @@ pub struct Snapshot {
     pub jobs_started_sent: u64,
     pub job_results_sent: u64,
     pub job_results_acked: u64,
+    pub job_results_acked_again: u64,
     pub refresh_requests: u64,
     pub first_job_received_ms: u64,
     pub last_job_received_ms: u64,
@@ -251,6 +254,7 @@ impl Stats {
             jobs_started_sent: load(&counters.jobs_started_sent),
             job_results_sent: load(&counters.job_results_sent),
             job_results_acked: load(&counters.job_results_acked),
+            job_results_acked_again: load(&counters.job_results_acked_again),
             refresh_requests: load(&counters.refresh_requests),
             first_job_received_ms: load(&counters.first_job_received_ms),
             last_job_received_ms: load(&counters.last_job_received_ms),

@@ -19,7 +19,7 @@ use sysmanage_loadgen::api::{ApiClient, check_api_url};
 use sysmanage_loadgen::stats::{LatencySummary, unix_ms};
 use tokio::sync::Mutex;
 
-/// Longest time any command runs: one hour.
+/// Maximum run time of any command: one hour.
 const MAX_RUN_SECS: u64 = 3600;
 
 /// Measures the `SysManage` REST API of a server on this machine.
