@@ -6,6 +6,8 @@
 
 pub mod apk;
 pub mod apt;
+#[cfg(unix)]
+pub mod brew;
 pub mod busy;
 pub mod chocolatey;
 pub mod command;
@@ -163,6 +165,9 @@ fn push_bsd_and_apple_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
     {
         if softwareupdate::is_available() {
             managers.push(Arc::new(softwareupdate::SoftwareUpdate::new()));
+        }
+        if brew::is_available() {
+            managers.push(Arc::new(brew::Brew::new(brew::BrewSettings::default())));
         }
     }
     #[cfg(target_os = "freebsd")]
