@@ -17,7 +17,7 @@ pub fn execute(
     managers: &[Arc<dyn PackageManager>],
     reboot_required_path: &Path,
 ) -> JobResult {
-    let outcomes = match request {
+    let Installs { outcomes, used } = match request {
         InstallRequest::Packages { packages } => install_packages(packages, managers),
         InstallRequest::All => install_everywhere(&InstallSelection::All, managers),
         InstallRequest::SecurityOnly => {
@@ -56,8 +56,17 @@ pub fn execute(
             message: "some packages did not reach the requested version".to_owned(),
         });
     }
-    result.reboot_required = reboot_required_path.exists();
+    // The Debian flag file, or any manager that ran and knows of a pending reboot (a FreeBSD
+    // kernel patch, a macOS update with a restart action, an MSI exit code 3010).
+    result.reboot_required =
+        reboot_required_path.exists() || used.iter().any(|manager| manager.reboot_required());
     result
+}
+
+/// Outcomes of the managers that ran, and those managers.
+struct Installs {
+    outcomes: Vec<InstallOutcome>,
+    used: Vec<Arc<dyn PackageManager>>,
 }
 
 fn validate_spec(spec: &PackageSpec) -> Result<(), sysmanage_protocol::ValidationError> {
@@ -66,28 +75,33 @@ fn validate_spec(spec: &PackageSpec) -> Result<(), sysmanage_protocol::Validatio
     validate_version(&spec.version)
 }
 
-fn install_packages(
-    specs: &[PackageSpec],
-    managers: &[Arc<dyn PackageManager>],
-) -> Vec<InstallOutcome> {
+fn install_packages(specs: &[PackageSpec], managers: &[Arc<dyn PackageManager>]) -> Installs {
+    let refused = |kind, message: &str| Installs {
+        outcomes: vec![not_attempted(specs, kind, message)],
+        used: Vec::new(),
+    };
     if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
-        return vec![not_attempted(
-            specs,
-            JobFailureKind::InvalidRequest,
-            &error.to_string(),
-        )];
+        return refused(JobFailureKind::InvalidRequest, &error.to_string());
     }
     if specs.is_empty() {
-        return vec![not_attempted(
-            specs,
+        return refused(
             JobFailureKind::InvalidRequest,
             "the request lists no packages",
-        )];
+        );
     }
 
-    let mut manager_names: Vec<&str> = specs.iter().map(|spec| spec.manager.as_str()).collect();
-    manager_names.dedup();
-    let mut outcomes = Vec::new();
+    // Each manager once, in the order of its first package: `dedup` alone would only merge
+    // neighbours and run a manager twice for apt, snap, apt.
+    let mut manager_names: Vec<&str> = Vec::new();
+    for spec in specs {
+        if !manager_names.contains(&spec.manager.as_str()) {
+            manager_names.push(&spec.manager);
+        }
+    }
+    let mut installs = Installs {
+        outcomes: Vec::new(),
+        used: Vec::new(),
+    };
     for name in manager_names {
         let subset: Vec<PackageSpec> = specs
             .iter()
@@ -95,32 +109,43 @@ fn install_packages(
             .cloned()
             .collect();
         match managers.iter().find(|manager| manager.name() == name) {
-            Some(manager) => outcomes.push(manager.install(&InstallSelection::Packages(subset))),
-            None => outcomes.push(not_attempted(
+            Some(manager) => {
+                installs
+                    .outcomes
+                    .push(manager.install(&InstallSelection::Packages(subset)));
+                installs.used.push(Arc::clone(manager));
+            }
+            None => installs.outcomes.push(not_attempted(
                 &subset,
                 JobFailureKind::Unsupported,
                 &format!("package manager {name} is not available on this host"),
             )),
         }
     }
-    outcomes
+    installs
 }
 
 fn install_everywhere(
     selection: &InstallSelection,
     managers: &[Arc<dyn PackageManager>],
-) -> Vec<InstallOutcome> {
+) -> Installs {
     if managers.is_empty() {
-        return vec![not_attempted(
-            &[],
-            JobFailureKind::Unsupported,
-            "no supported package manager was found on this host",
-        )];
+        return Installs {
+            outcomes: vec![not_attempted(
+                &[],
+                JobFailureKind::Unsupported,
+                "no supported package manager was found on this host",
+            )],
+            used: Vec::new(),
+        };
     }
-    managers
-        .iter()
-        .map(|manager| manager.install(selection))
-        .collect()
+    Installs {
+        outcomes: managers
+            .iter()
+            .map(|manager| manager.install(selection))
+            .collect(),
+        used: managers.to_vec(),
+    }
 }
 
 fn not_attempted(specs: &[PackageSpec], kind: JobFailureKind, message: &str) -> InstallOutcome {
@@ -153,12 +178,17 @@ mod tests {
 
     /// Records the selections it receives and reports every package installed.
     struct RecordingManager {
+        name: &'static str,
         selections: Mutex<Vec<InstallSelection>>,
+        reboot_required: bool,
     }
 
     impl PackageManager for RecordingManager {
         fn name(&self) -> &'static str {
-            "apt"
+            self.name
+        }
+        fn reboot_required(&self) -> bool {
+            self.reboot_required
         }
         fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
             Ok(Vec::new())
@@ -196,8 +226,14 @@ mod tests {
     }
 
     fn recording() -> Arc<RecordingManager> {
+        recording_named("apt", false)
+    }
+
+    fn recording_named(name: &'static str, reboot_required: bool) -> Arc<RecordingManager> {
         Arc::new(RecordingManager {
+            name,
             selections: Mutex::new(Vec::new()),
+            reboot_required,
         })
     }
 
@@ -269,5 +305,72 @@ mod tests {
         );
         assert!(!result.success);
         assert_eq!(result.failure.unwrap().kind, JobFailureKind::Unsupported);
+    }
+
+    #[test]
+    fn reboot_required_by_a_manager_that_ran() {
+        let freebsd_update = recording_named("freebsd_update", true);
+        let pkg = recording_named("pkg", false);
+        let managers: Vec<Arc<dyn PackageManager>> = vec![freebsd_update.clone(), pkg.clone()];
+
+        let request = InstallRequest::Packages {
+            packages: vec![spec("freebsd_update", "freebsd-base", "14.1-RELEASE-p5")],
+        };
+        let result = execute(13, &request, &managers, Path::new("/nonexistent"));
+        assert!(result.success);
+        assert!(
+            result.reboot_required,
+            "the manager's own reboot flag counts"
+        );
+
+        // A manager that did not run does not make the job ask for a reboot.
+        let request = InstallRequest::Packages {
+            packages: vec![spec("pkg", "curl", "8.6.0")],
+        };
+        let result = execute(14, &request, &managers, Path::new("/nonexistent"));
+        assert!(!result.reboot_required);
+
+        let result = execute(
+            15,
+            &InstallRequest::All,
+            &managers,
+            Path::new("/nonexistent"),
+        );
+        assert!(result.reboot_required);
+    }
+
+    #[test]
+    fn reboot_flag_file_still_counts() {
+        let directory = tempfile::tempdir().unwrap();
+        let flag = directory.path().join("reboot-required");
+        std::fs::write(&flag, "").unwrap();
+        let managers: Vec<Arc<dyn PackageManager>> = vec![recording()];
+        let result = execute(16, &InstallRequest::All, &managers, &flag);
+        assert!(result.reboot_required);
+    }
+
+    #[test]
+    fn each_manager_runs_once() {
+        let apt = recording_named("apt", false);
+        let snap = recording_named("snap", false);
+        let managers: Vec<Arc<dyn PackageManager>> = vec![apt.clone(), snap.clone()];
+        let request = InstallRequest::Packages {
+            packages: vec![
+                spec("apt", "openssl", "3.0"),
+                spec("snap", "core22", "20240111"),
+                spec("apt", "curl", "7.88"),
+            ],
+        };
+        let result = execute(17, &request, &managers, Path::new("/nonexistent"));
+        assert!(result.success);
+        assert_eq!(result.packages.len(), 3);
+        assert_eq!(
+            *apt.selections.lock().unwrap(),
+            vec![InstallSelection::Packages(vec![
+                spec("apt", "openssl", "3.0"),
+                spec("apt", "curl", "7.88"),
+            ])]
+        );
+        assert_eq!(snap.selections.lock().unwrap().len(), 1);
     }
 }
