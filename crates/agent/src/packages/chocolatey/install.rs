@@ -51,19 +51,42 @@ pub enum ExitMeaning {
     Success,
     /// 3010 (`ERROR_SUCCESS_REBOOT_REQUIRED`) or 1641 (`ERROR_SUCCESS_REBOOT_INITIATED`).
     SuccessRebootRequired,
+    /// 1618 (`ERROR_INSTALL_ALREADY_RUNNING`): another MSI installation is in progress.
+    Busy,
     Failed(String),
 }
+
+/// Exit code of Windows Installer when another installation holds the MSI mutex.
+pub const ERROR_INSTALL_ALREADY_RUNNING: i32 = 1618;
 
 /// Decodes a choco exit code (Chocolatey CLI 2.2 with the default `usePackageExitCodes`).
 pub fn decode_exit_code(code: i32) -> ExitMeaning {
     match code {
         0 => ExitMeaning::Success,
         3010 | 1641 => ExitMeaning::SuccessRebootRequired,
+        ERROR_INSTALL_ALREADY_RUNNING => ExitMeaning::Busy,
         1 | -1 => ExitMeaning::Failed(format!("choco failed with exit code {code}")),
         other => ExitMeaning::Failed(format!(
             "the package installer failed with exit code {other}"
         )),
     }
+}
+
+/// Returns who holds the lock when choco's output says that another process does: the
+/// `NuGet` package lock ("Unable to obtain lock file access on ...") or an MSI installation already
+/// in progress (exit code 1618, "Another installation is already in progress").
+pub fn lock_holder(output: &str) -> Option<String> {
+    output.lines().map(str::trim).find_map(|line| {
+        if line.contains("Unable to obtain lock file access on") {
+            Some("another Chocolatey process (package lock file)".to_owned())
+        } else if line.contains("Another installation is already in progress")
+            || line.contains("Exit code was '1618'")
+        {
+            Some("another Windows Installer (MSI) installation".to_owned())
+        } else {
+            None
+        }
+    })
 }
 
 #[cfg(test)]
@@ -110,11 +133,31 @@ mod tests {
         assert_eq!(decode_exit_code(0), ExitMeaning::Success);
         assert_eq!(decode_exit_code(3010), ExitMeaning::SuccessRebootRequired);
         assert_eq!(decode_exit_code(1641), ExitMeaning::SuccessRebootRequired);
+        assert_eq!(decode_exit_code(1618), ExitMeaning::Busy);
         for code in [1, -1, 1603] {
             assert!(
                 matches!(decode_exit_code(code), ExitMeaning::Failed(_)),
                 "{code}"
             );
         }
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/testdata/chocolatey/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+    }
+
+    #[test]
+    fn lock_messages_are_busy() {
+        assert_eq!(
+            lock_holder(&fixture("locked.txt")).as_deref(),
+            Some("another Chocolatey process (package lock file)")
+        );
+        assert_eq!(
+            lock_holder(&fixture("msi-in-progress.txt")).as_deref(),
+            Some("another Windows Installer (MSI) installation")
+        );
+        assert_eq!(lock_holder(&fixture("outdated.txt")), None);
+        assert_eq!(lock_holder(&fixture("error.txt")), None);
     }
 }

@@ -19,6 +19,7 @@ use sysmanage_protocol::{
 
 use self::detect::Outdated;
 use self::install::ExitMeaning;
+use super::busy::{self, Attempt, BusyPolicy};
 use super::command::{self, describe};
 use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
 
@@ -34,10 +35,13 @@ pub fn is_available() -> bool {
 }
 
 /// The Chocolatey package manager.
-// NOTE: Chocolatey has no lock that the CLI reports, so installs are not retried as busy.
+///
+/// An install that finds the `NuGet` package lock held, or another MSI installation running
+/// (exit code 1618), is retried with backoff (see [`crate::packages::busy`]).
 #[derive(Debug, Default)]
 pub struct Chocolatey {
     reboot_required: AtomicBool,
+    busy: BusyPolicy,
 }
 
 impl Chocolatey {
@@ -127,8 +131,11 @@ impl PackageManager for Chocolatey {
         // Each package gets its own run, pinned to its version, so that each has an exit code.
         let mut outcome = InstallOutcome::default();
         for spec in &specs {
-            let (result, tail) = self.install_one(spec);
+            let (result, tail, failure) = self.install_one(spec);
             outcome.packages.push(result);
+            if outcome.failure.is_none() {
+                outcome.failure = failure;
+            }
             outcome.output_tail.push_str(&tail);
             outcome.output_tail.push('\n');
         }
@@ -142,7 +149,8 @@ impl PackageManager for Chocolatey {
 }
 
 impl Chocolatey {
-    fn install_one(&self, spec: &PackageSpec) -> (PackageResult, String) {
+    /// Installs one package; the failure is that of the job, when the lock stayed held.
+    fn install_one(&self, spec: &PackageSpec) -> (PackageResult, String, Option<JobFailure>) {
         let mut result = PackageResult {
             manager: MANAGER.to_owned(),
             name: spec.name.clone(),
@@ -156,14 +164,32 @@ impl Chocolatey {
             Err(error) => {
                 result.outcome = PackageOutcome::NotAttempted;
                 result.message = Some(error.to_string());
-                return (result, String::new());
+                return (result, String::new(), None);
             }
         };
-        let output = match Self::run(&arguments, INSTALL_TIMEOUT) {
-            Ok(output) => output,
-            Err(message) => {
+        let attempt = busy::retry_while_busy(self.busy, std::thread::sleep, || {
+            match Self::run(&arguments, INSTALL_TIMEOUT) {
+                Ok(output) => match busy_holder(&output) {
+                    Some(holder) => Attempt::Busy { holder },
+                    None => Attempt::Done(Ok(output)),
+                },
+                Err(message) => Attempt::Done(Err(message)),
+            }
+        });
+        let output = match attempt {
+            Ok(Ok(output)) => output,
+            Ok(Err(message)) => {
                 result.message = Some(message);
-                return (result, String::new());
+                return (result, String::new(), None);
+            }
+            Err(timeout) => {
+                result.outcome = PackageOutcome::NotAttempted;
+                result.message = Some(timeout.to_string());
+                let failure = JobFailure {
+                    kind: JobFailureKind::LockTimeout,
+                    message: timeout.to_string(),
+                };
+                return (result, String::new(), Some(failure));
             }
         };
         match output.status.code().map(install::decode_exit_code) {
@@ -177,11 +203,30 @@ impl Chocolatey {
                 result.message = Some("installed; the host must reboot to finish".to_owned());
                 self.reboot_required.store(true, Ordering::Relaxed);
             }
+            Some(ExitMeaning::Busy) => {
+                result.message =
+                    Some("another installation is in progress (exit code 1618)".into());
+            }
             Some(ExitMeaning::Failed(message)) => result.message = Some(message),
             None => result.message = Some(format!("choco ended with {}", output.status)),
         }
-        (result, output.output_tail)
+        (result, output.output_tail, None)
     }
+}
+
+/// Returns who holds the lock when a choco run ended busy: exit code 1618 or a lock message.
+/// A run that succeeded is never busy, whatever it printed.
+fn busy_holder(output: &command::CommandOutput) -> Option<String> {
+    let code = output.status.code();
+    if matches!(code, Some(0 | 3010 | 1641)) {
+        return None;
+    }
+    install::lock_holder(&output.stdout)
+        .or_else(|| install::lock_holder(&output.stderr))
+        .or_else(|| {
+            (code == Some(install::ERROR_INSTALL_ALREADY_RUNNING))
+                .then(|| "another Windows Installer (MSI) installation".to_owned())
+        })
 }
 
 fn failed(kind: JobFailureKind, message: &str) -> InstallOutcome {

@@ -35,6 +35,8 @@ fn is_progress(line: &str) -> bool {
         || line.starts_with("Update candidates:")
         || line.starts_with("Running tags")
         || line.starts_with("Looking for updates")
+        // pkg_add waits for its own lock; a run that then succeeds is not busy.
+        || line.starts_with("Waiting for lock")
         || line.ends_with(": ok") && !line.contains("->")
         || line.contains("(no update)") // hmm
 }
@@ -86,6 +88,26 @@ pub fn decode_exit_code(code: Option<i32>) -> Result<(), String> {
     }
 }
 
+/// Returns who holds the package database lock when `pkg_add` says it is locked
+/// (`pkg_add: /var/db/pkg is locked ...` or `Waiting for lock on /var/db/pkg`).
+pub fn lock_holder(output: &str) -> Option<String> {
+    output.lines().map(str::trim).find_map(|line| {
+        let locked = (line.starts_with("pkg_add:") && line.contains(" is locked"))
+            || line.contains("Waiting for lock");
+        if !locked {
+            return None;
+        }
+        let path = line
+            .split_whitespace()
+            .find(|word| word.starts_with('/'))
+            .map(|path| path.trim_end_matches([',', '.', ':']));
+        Some(match path {
+            Some(path) => format!("another pkg_add (lock on {path})"),
+            None => "another pkg_add (package database lock)".to_owned(),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +157,19 @@ mod tests {
     fn exit_codes() {
         assert_eq!(decode_exit_code(Some(0)), Ok(()));
         assert!(decode_exit_code(Some(1)).is_err());
+    }
+
+    #[test]
+    fn lock_messages_are_busy() {
+        assert_eq!(
+            lock_holder(&fixture("locked.txt")).as_deref(),
+            Some("another pkg_add (lock on /var/db/pkg)")
+        );
+        assert_eq!(
+            lock_holder("Waiting for lock on /var/db/pkg/.lock").as_deref(),
+            Some("another pkg_add (lock on /var/db/pkg/.lock)")
+        );
+        assert_eq!(lock_holder(&fixture("updates.txt")), None);
+        assert_eq!(lock_holder(&fixture("error.txt")), None);
     }
 }

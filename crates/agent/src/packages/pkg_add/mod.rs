@@ -15,7 +15,8 @@ use sysmanage_protocol::{
     validate_package_name,
 };
 
-use super::command::{self, describe};
+use super::busy::{self, Attempt, BusyPolicy, BusyTimeout};
+use super::command::{self, CommandError, CommandOutput, describe};
 use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
 
 /// Name of this manager in the protocol.
@@ -30,10 +31,13 @@ pub fn is_available() -> bool {
 }
 
 /// OpenBSD `pkg_add`.
-// NOTE: pkg_add waits for its own lock on /var/db/pkg and prints nothing that marks it as
-// busy, so nothing is retried here.
+///
+/// `pkg_add` waits for its own lock on `/var/db/pkg`; a run that fails while saying that the
+/// database is locked is busy and retried with backoff (see [`crate::packages::busy`]).
 #[derive(Debug, Clone, Default)]
-pub struct PkgAdd;
+pub struct PkgAdd {
+    busy: BusyPolicy,
+}
 
 fn command(arguments: &[String]) -> Command {
     let mut command = Command::new("pkg_add");
@@ -53,7 +57,28 @@ pub fn update_arguments(names: Option<&[String]>) -> Vec<String> {
 
 impl PkgAdd {
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// Runs `pkg_add`, and retries with backoff while a failed run says the database is locked.
+    fn run_retrying(
+        &self,
+        arguments: &[String],
+        timeout: Duration,
+    ) -> Result<Result<CommandOutput, CommandError>, BusyTimeout> {
+        busy::retry_while_busy(self.busy, std::thread::sleep, || {
+            match command::run(command(arguments), timeout) {
+                Ok(output) if !output.status.success() => {
+                    match detect::lock_holder(&output.stderr)
+                        .or_else(|| detect::lock_holder(&output.stdout))
+                    {
+                        Some(holder) => Attempt::Busy { holder },
+                        None => Attempt::Done(Ok(output)),
+                    }
+                }
+                other => Attempt::Done(other),
+            }
+        })
     }
 }
 
@@ -63,9 +88,15 @@ impl PackageManager for PkgAdd {
     }
 
     fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
-        let command = command(&["-u".to_owned(), "-n".to_owned()]);
-        let description = describe(&command);
-        let output = command::run(command, DETECTION_TIMEOUT)?;
+        let arguments = ["-u".to_owned(), "-n".to_owned()];
+        let description = describe(&command(&arguments));
+        let output = self
+            .run_retrying(&arguments, DETECTION_TIMEOUT)
+            .map_err(|error| ScanError::CommandFailed {
+                command: description.clone(),
+                status: "busy".to_owned(),
+                output_tail: error.to_string(),
+            })??;
         if !output.status.success() {
             return Err(ScanError::CommandFailed {
                 command: description,
@@ -117,15 +148,19 @@ impl PackageManager for PkgAdd {
             InstallSelection::All => update_arguments(None),
             _ => update_arguments(Some(&names)),
         };
-        let command = command(&arguments);
-        let description = describe(&command);
+        let description = describe(&command(&arguments));
         tracing::info!(manager = MANAGER, command = %description, "install started");
-        let (status, output_tail) = match command::run(command, INSTALL_TIMEOUT) {
-            Ok(output) => (
+        let mut failure_kind = JobFailureKind::CommandFailed;
+        let (status, output_tail) = match self.run_retrying(&arguments, INSTALL_TIMEOUT) {
+            Ok(Ok(output)) => (
                 detect::decode_exit_code(output.status.code()),
                 output.output_tail,
             ),
-            Err(error) => (Err(error.to_string()), String::new()),
+            Ok(Err(error)) => (Err(error.to_string()), String::new()),
+            Err(timeout) => {
+                failure_kind = JobFailureKind::LockTimeout;
+                (Err(timeout.to_string()), String::new())
+            }
         };
         let succeeded = status.is_ok();
         let packages = specs
@@ -151,7 +186,7 @@ impl PackageManager for PkgAdd {
             packages,
             output_tail,
             failure: status.err().map(|message| JobFailure {
-                kind: JobFailureKind::CommandFailed,
+                kind: failure_kind,
                 message: format!("`{description}` failed: {message}"),
             }),
         }

@@ -106,6 +106,22 @@ pub fn is_nothing_available(stderr: &str) -> bool {
         .any(|line| line.trim() == "No new software available.")
 }
 
+/// Returns who keeps Software Update busy when the output says so: another session
+/// ("Software Update is already running") or the `softwareupdated` daemon reporting that it is
+/// busy.
+pub fn busy_holder(output: &str) -> Option<String> {
+    output.lines().map(str::trim).find_map(|line| {
+        let lower = line.to_ascii_lowercase();
+        if lower.contains("software update is already running") {
+            Some("another Software Update session".to_owned())
+        } else if lower.contains("softwareupdated") && lower.contains("busy") {
+            Some("the softwareupdated daemon (busy)".to_owned())
+        } else {
+            None
+        }
+    })
+}
+
 /// Turns a label into a package name that the protocol accepts: every character outside
 /// letters, digits and `. _ + - : @ /` becomes `_`. Installs map the name back by listing the
 /// labels again, and refuse a name that two labels share.
@@ -187,5 +203,19 @@ mod tests {
         assert!(sysmanage_protocol::validate_package_name(&name).is_ok());
         let name = name_for_label("Security Update 2023-006 (Monterey)-12.7.1");
         assert!(sysmanage_protocol::validate_package_name(&name).is_ok());
+    }
+
+    #[test]
+    fn busy_messages() {
+        assert_eq!(
+            busy_holder(&fixture("busy-already-running.txt")).as_deref(),
+            Some("another Software Update session")
+        );
+        assert_eq!(
+            busy_holder(&fixture("busy-daemon.txt")).as_deref(),
+            Some("the softwareupdated daemon (busy)")
+        );
+        assert_eq!(busy_holder(&fixture("list-updates.txt")), None);
+        assert_eq!(busy_holder(&fixture("none-stderr.txt")), None);
     }
 }

@@ -17,7 +17,8 @@ use sysmanage_protocol::{
 };
 
 use self::detect::SoftwareUpdateItem;
-use super::command::{self, describe};
+use super::busy::{self, Attempt, BusyPolicy, BusyTimeout};
+use super::command::{self, CommandError, CommandOutput, describe};
 use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
 
 /// Name of this manager in the protocol.
@@ -33,10 +34,13 @@ pub fn is_available() -> bool {
 }
 
 /// macOS Software Update.
-// NOTE: softwareupdate has no lock that it reports, so nothing is retried as busy.
+///
+/// A run that reports another Software Update session or a busy `softwareupdated` is retried
+/// with backoff (see [`crate::packages::busy`]).
 #[derive(Debug, Default)]
 pub struct SoftwareUpdate {
     reboot_required: AtomicBool,
+    busy: BusyPolicy,
 }
 
 fn command(arguments: &[String]) -> Command {
@@ -53,10 +57,37 @@ impl SoftwareUpdate {
         Self::default()
     }
 
-    fn list() -> Result<Vec<SoftwareUpdateItem>, ScanError> {
-        let command = command(&["--list".to_owned()]);
-        let description = describe(&command);
-        let output = command::run(command, LIST_TIMEOUT)?;
+    /// Runs softwareupdate, and retries with backoff while Software Update is busy.
+    fn run_retrying(
+        &self,
+        arguments: &[String],
+        timeout: Duration,
+    ) -> Result<Result<CommandOutput, CommandError>, BusyTimeout> {
+        busy::retry_while_busy(self.busy, std::thread::sleep, || {
+            match command::run(command(arguments), timeout) {
+                Ok(output) if !output.status.success() || output.stdout.trim().is_empty() => {
+                    match detect::busy_holder(&output.stderr)
+                        .or_else(|| detect::busy_holder(&output.stdout))
+                    {
+                        Some(holder) => Attempt::Busy { holder },
+                        None => Attempt::Done(Ok(output)),
+                    }
+                }
+                other => Attempt::Done(other),
+            }
+        })
+    }
+
+    fn list(&self) -> Result<Vec<SoftwareUpdateItem>, ScanError> {
+        let arguments = ["--list".to_owned()];
+        let description = describe(&command(&arguments));
+        let output = self
+            .run_retrying(&arguments, LIST_TIMEOUT)
+            .map_err(|error| ScanError::CommandFailed {
+                command: description.clone(),
+                status: "busy".to_owned(),
+                output_tail: error.to_string(),
+            })??;
         if detect::is_nothing_available(&output.stderr) {
             return Ok(Vec::new());
         }
@@ -94,11 +125,11 @@ impl PackageManager for SoftwareUpdate {
     }
 
     fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
-        Ok(Self::list()?.iter().map(update_from).collect())
+        Ok(self.list()?.iter().map(update_from).collect())
     }
 
     fn install(&self, selection: &InstallSelection) -> InstallOutcome {
-        let items = match Self::list() {
+        let items = match self.list() {
             Ok(items) => items,
             Err(error) => {
                 return failed(
@@ -145,15 +176,19 @@ impl PackageManager for SoftwareUpdate {
             let labels: Vec<&str> = chosen.iter().map(|item| item.label.as_str()).collect();
             install::install_arguments(&labels)
         };
-        let command = command(&arguments);
-        let description = describe(&command);
+        let description = describe(&command(&arguments));
         tracing::info!(manager = MANAGER, command = %description, "install started");
-        let (status, output_tail) = match command::run(command, INSTALL_TIMEOUT) {
-            Ok(output) => (
+        let mut failure_kind = JobFailureKind::CommandFailed;
+        let (status, output_tail) = match self.run_retrying(&arguments, INSTALL_TIMEOUT) {
+            Ok(Ok(output)) => (
                 install::decode_exit_code(output.status.code()),
                 output.output_tail,
             ),
-            Err(error) => (Err(error.to_string()), String::new()),
+            Ok(Err(error)) => (Err(error.to_string()), String::new()),
+            Err(timeout) => {
+                failure_kind = JobFailureKind::LockTimeout;
+                (Err(timeout.to_string()), String::new())
+            }
         };
         let succeeded = status.is_ok();
         if succeeded && chosen.iter().any(|item| item.restart_required) {
@@ -178,7 +213,7 @@ impl PackageManager for SoftwareUpdate {
             packages,
             output_tail,
             failure: status.err().map(|message| JobFailure {
-                kind: JobFailureKind::CommandFailed,
+                kind: failure_kind,
                 message: format!("`{description}` failed: {message}"),
             }),
         }
