@@ -19,7 +19,7 @@ use sysmanage_protocol::{
 use crate::host_info;
 
 /// Interval between two checks of the inventory for changes while connected.
-pub const INVENTORY_CHECK_INTERVAL: Duration = Duration::from_secs(10 * 60);
+pub const INVENTORY_CHECK_INTERVAL: Duration = Duration::from_mins(10);
 
 /// A boot time that moved by at most this many seconds is the same boot. The kernel derives the
 /// boot time from the wall clock, so a clock adjustment moves it without a reboot.
@@ -74,7 +74,7 @@ fn collect_disks() -> Vec<DiskInfo> {
         })
         .collect();
     result.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
-    // A file system mounted twice on the same point is listed once per mount.
+    // sysinfo lists a mount point once per mount, so a point mounted over is kept once.
     result.dedup_by(|a, b| a.mount_point == b.mount_point);
     result.truncate(MAX_INVENTORY_ITEMS);
     result
@@ -157,8 +157,7 @@ impl ResourceSampler {
         let disks = Disks::new_with_refreshed_list_specifics(DiskRefreshKind::nothing());
         let root_disk = Vec::<Disk>::from(disks)
             .into_iter()
-            .filter(|disk| disk.mount_point() == root.as_path())
-            .last();
+            .rfind(|disk| disk.mount_point() == root.as_path());
         if root_disk.is_none() {
             tracing::warn!(
                 mount_point = %root.display(),
@@ -252,12 +251,15 @@ mod tests {
         assert!(!inventory_changed(&previous, &current));
     }
 
+    /// A named edit of an inventory.
+    type Change = (&'static str, fn(&mut HostInventory));
+
     #[test]
     fn change_detected_per_field() {
         let previous = sample_inventory();
-        let changes: Vec<(&str, fn(&mut HostInventory))> = vec![
+        let changes: Vec<Change> = vec![
             ("kernel", |inventory| {
-                inventory.kernel = "6.1.0-20-amd64".into()
+                inventory.kernel = "6.1.0-20-amd64".into();
             }),
             ("os_version", |inventory| inventory.os_version = "13".into()),
             ("os_codename", |inventory| inventory.os_codename = None),

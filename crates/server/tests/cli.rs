@@ -19,6 +19,7 @@ use sysmanage_server::{app, db, tls};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sysmanage-server");
 const INITIAL: &str = "m20261204_000001_initial";
+const HOST_INVENTORY: &str = "m20261204_000002_host_inventory";
 
 /// Runs the binary with `--config` and `args`, without any inherited `SYSMANAGE_` variables.
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -85,16 +86,20 @@ async fn table_exists(dir: &Path, table: &str) -> bool {
 #[tokio::test]
 async fn db_commands_on_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
-    let config = sqlite_config(dir.path(), "");
+    // A free port, so that `serve` reaches the schema check even when port 8000 is taken.
+    let config = sqlite_config(dir.path(), "api:\n  listen: 127.0.0.1:0\n");
 
     let status = run(&config, &["db", "status"]);
     assert!(status.status.success(), "{}", stderr(&status));
     assert_eq!(
         stdout(&status),
-        format!("current revision: none\npending migrations: 1\n  {INITIAL}\n")
+        format!("current revision: none\npending migrations: 2\n  {INITIAL}\n  {HOST_INVENTORY}\n")
     );
     let history = run(&config, &["db", "history"]);
-    assert_eq!(stdout(&history), format!("pending  {INITIAL}\n"));
+    assert_eq!(
+        stdout(&history),
+        format!("pending  {INITIAL}\npending  {HOST_INVENTORY}\n")
+    );
 
     let serve = run(&config, &["serve"]);
     assert!(!serve.status.success());
@@ -104,7 +109,10 @@ async fn db_commands_on_sqlite_file() {
 
     let upgrade = run(&config, &["db", "upgrade"]);
     assert!(upgrade.status.success(), "{}", stderr(&upgrade));
-    assert_eq!(stdout(&upgrade), format!("applied {INITIAL}\n"));
+    assert_eq!(
+        stdout(&upgrade),
+        format!("applied {INITIAL}\napplied {HOST_INVENTORY}\n")
+    );
     assert!(table_exists(dir.path(), "users").await);
     let again = run(&config, &["db", "upgrade"]);
     assert_eq!(stdout(&again), "database is up to date\n");
@@ -112,12 +120,15 @@ async fn db_commands_on_sqlite_file() {
     let status = run(&config, &["db", "status"]);
     assert_eq!(
         stdout(&status),
-        format!("current revision: {INITIAL}\npending migrations: none\n")
+        format!("current revision: {HOST_INVENTORY}\npending migrations: none\n")
     );
     let history = run(&config, &["db", "history"]);
-    assert_eq!(stdout(&history), format!("applied  {INITIAL}\n"));
+    assert_eq!(
+        stdout(&history),
+        format!("applied  {INITIAL}\napplied  {HOST_INVENTORY}\n")
+    );
 
-    let keep = run(&config, &["db", "downgrade", "--to", INITIAL]);
+    let keep = run(&config, &["db", "downgrade", "--to", HOST_INVENTORY]);
     assert!(keep.status.success(), "{}", stderr(&keep));
     assert_eq!(stdout(&keep), "nothing to downgrade\n");
     assert!(table_exists(dir.path(), "users").await);
@@ -129,6 +140,11 @@ async fn db_commands_on_sqlite_file() {
         "{}",
         stderr(&unknown)
     );
+
+    let to_initial = run(&config, &["db", "downgrade", "--to", INITIAL]);
+    assert!(to_initial.status.success(), "{}", stderr(&to_initial));
+    assert_eq!(stdout(&to_initial), format!("reverted {HOST_INVENTORY}\n"));
+    assert!(table_exists(dir.path(), "hosts").await);
 
     let downgrade = run(&config, &["db", "downgrade"]);
     assert!(downgrade.status.success(), "{}", stderr(&downgrade));
@@ -152,6 +168,69 @@ async fn db_commands_on_sqlite_file() {
         "{}",
         stderr(&not_applied)
     );
+}
+
+/// Returns whether the inventory columns of `hosts` exist, by selecting them from no rows.
+async fn inventory_columns_exist(url: &str) -> bool {
+    let connection = db::connect(url, 1).await.unwrap();
+    let result = connection
+        .execute_unprepared(
+            "SELECT inventory, inventory_updated_at, resources, resources_at FROM hosts WHERE 1 = 0",
+        )
+        .await;
+    connection.close().await.unwrap();
+    result.is_ok()
+}
+
+#[tokio::test]
+async fn inventory_migration_down_and_up() {
+    for backend in support::BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = match backend {
+            support::Backend::Sqlite => None,
+            support::Backend::Postgres => Some(support::PostgresDatabase::create().await),
+        };
+        let url = postgres.as_ref().map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("server.sqlite").display()
+                )
+            },
+            |database| database.url.clone(),
+        );
+        let config = dir.path().join("sysmanage.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: {}\ndatabase:\n  url: \"{url}\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+
+        let upgrade = run(&config, &["db", "upgrade"]);
+        assert!(
+            upgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&upgrade)
+        );
+        assert!(inventory_columns_exist(&url).await, "{backend:?}");
+
+        let downgrade = run(&config, &["db", "downgrade"]);
+        assert!(
+            downgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&downgrade)
+        );
+        assert_eq!(stdout(&downgrade), format!("reverted {HOST_INVENTORY}\n"));
+        assert!(!inventory_columns_exist(&url).await, "{backend:?}");
+
+        let again = run(&config, &["db", "upgrade"]);
+        assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
+        assert_eq!(stdout(&again), format!("applied {HOST_INVENTORY}\n"));
+        assert!(inventory_columns_exist(&url).await, "{backend:?}");
+    }
 }
 
 #[test]

@@ -1,12 +1,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Hosts API: listing with filters, order and pages, the event history, and deletion.
+//! Hosts API: listing with filters, order and pages, the event history, deletion, and the
+//! inventory that agents send.
 
 mod support;
 
 use serde_json::{Value, json};
-use support::agent::TestAgent;
+use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
 use support::{BACKENDS, TestServer};
+use sysmanage_protocol::{
+    AgentMessage, DiskInfo, ErrorCode, HostInventory, NetworkInterface, ServerMessage,
+};
 
 fn hostnames(page: &Value) -> Vec<String> {
     page["items"]
@@ -144,5 +148,120 @@ async fn delete_closes_agent_connection() {
             connection.welcome.as_ref().unwrap().approval,
             sysmanage_protocol::Approval::Pending
         );
+    }
+}
+
+fn inventory() -> HostInventory {
+    HostInventory {
+        os_name: "Debian GNU/Linux".into(),
+        os_version: "12".into(),
+        os_codename: Some("bookworm".into()),
+        kernel: "6.1.0-20-amd64".into(),
+        architecture: "x86_64".into(),
+        cpu_model: "AMD EPYC 7763 64-Core Processor".into(),
+        cpu_count: 4,
+        memory_total_bytes: 16 << 30,
+        swap_total_bytes: 1 << 30,
+        disks: vec![DiskInfo {
+            mount_point: "/".into(),
+            file_system: "ext4".into(),
+            total_bytes: 100 << 30,
+            available_bytes: 60 << 30,
+        }],
+        network_interfaces: vec![NetworkInterface {
+            name: "eth0".into(),
+            mac_address: Some("52:54:00:12:34:56".into()),
+            addresses: vec!["192.0.2.7/24".into(), "2001:db8::7/64".into()],
+        }],
+        boot_time: 1_765_000_000,
+        uptime_secs: 3600,
+    }
+}
+
+/// Sends `inventory` and expects its `Ack`, skipping other server messages.
+async fn send_inventory(connection: &mut AgentConnection, inventory: HostInventory) {
+    let id = connection.send(AgentMessage::Inventory(inventory)).await;
+    connection
+        .recv_matching(|message| match message {
+            ServerMessage::Ack { of } if of == id => Some(()),
+            ServerMessage::Error(reply) => panic!("inventory rejected: {reply:?}"),
+            _ => None,
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn inventory_stored_and_served() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connection = TestAgent::new("web1").connect(&server).await;
+        let host_id = connection.host_id();
+        let (status, _) = api
+            .post(&format!("/hosts/{host_id}/approve"), json!({}))
+            .await;
+        assert_eq!(status, 200);
+
+        let before = api.get_ok(&format!("/hosts/{host_id}")).await;
+        assert_eq!(before["inventory"], Value::Null, "{backend:?}: {before}");
+        assert_eq!(before["inventory_updated_at"], Value::Null);
+
+        send_inventory(&mut connection, inventory()).await;
+        let host = api.get_ok(&format!("/hosts/{host_id}")).await;
+        let stored = &host["inventory"];
+        assert_eq!(stored["os_codename"], "bookworm", "{backend:?}: {host}");
+        assert_eq!(stored["cpu_count"], 4);
+        assert_eq!(stored["memory_total_bytes"], 16_u64 << 30);
+        assert_eq!(stored["disks"][0]["mount_point"], "/");
+        assert_eq!(stored["disks"][0]["total_bytes"], 100_u64 << 30);
+        assert_eq!(
+            stored["network_interfaces"][0]["addresses"][1],
+            "2001:db8::7/64"
+        );
+        assert!(
+            host["inventory_updated_at"]
+                .as_str()
+                .is_some_and(|time| time.ends_with('Z')),
+            "{host}"
+        );
+        // The inventory's kernel replaces the one from Hello.
+        assert_eq!(host["kernel"], "6.1.0-20-amd64");
+        assert_eq!(host["os_version"], "12");
+
+        // The list stays small: no inventory per item.
+        let list = api.get_ok("/hosts").await;
+        assert!(list["items"][0].get("inventory").is_none(), "{list}");
+
+        // An oversize inventory is rejected and leaves the stored one alone.
+        let mut oversize = inventory();
+        oversize.kernel = "7.0".into();
+        oversize.disks = vec![oversize.disks[0].clone(); 257];
+        connection.send(AgentMessage::Inventory(oversize)).await;
+        let message = connection.expect_error(ErrorCode::InvalidRequest).await;
+        assert!(message.contains("disks"), "{message}");
+        let host = api.get_ok(&format!("/hosts/{host_id}")).await;
+        assert_eq!(host["kernel"], "6.1.0-20-amd64", "{backend:?}");
+        assert_eq!(host["inventory"]["disks"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn pending_host_inventory_ignored() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connection = TestAgent::new("web1").connect(&server).await;
+        let host_id = connection.host_id();
+
+        let mut changed = inventory();
+        changed.os_name = "Changed OS".into();
+        connection.send(AgentMessage::Inventory(changed)).await;
+        connection.expect_error(ErrorCode::NotApproved).await;
+
+        let host = api.get_ok(&format!("/hosts/{host_id}")).await;
+        assert_eq!(host["approval"], "pending", "{backend:?}: {host}");
+        assert_eq!(host["inventory"], Value::Null);
+        assert_eq!(host["os_name"], "Debian GNU/Linux");
+        assert_eq!(host["kernel"], "6.1.0-18-amd64");
     }
 }

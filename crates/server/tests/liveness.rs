@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Liveness: up/down transitions of real agent connections, with short timeouts or a manual
-//! clock, and batched last-seen writes.
+//! clock, and batched writes of last-seen times and heartbeat resource snapshots.
 
 mod support;
 
@@ -10,6 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
 use support::{BACKENDS, TestServer};
+use sysmanage_protocol::{AgentMessage, Heartbeat, ResourceSnapshot, ServerMessage};
 use sysmanage_server::clock::Clock;
 use sysmanage_server::config::Config;
 use sysmanage_server::db::entities::host;
@@ -224,5 +225,95 @@ async fn last_seen_flushed_in_one_batch() {
         let host = api.get_ok(&format!("/hosts/{}", ids[0])).await;
         assert_eq!(host["last_seen_at"], "2027-01-15T08:00:05.000Z", "{host}");
         drop(connections);
+    }
+}
+
+fn snapshot() -> ResourceSnapshot {
+    ResourceSnapshot {
+        load_average: [0.5, 0.25, 0.125],
+        memory_used_bytes: 3 << 30,
+        memory_total_bytes: 8 << 30,
+        disk_used_bytes: 40 << 30,
+        disk_total_bytes: 100 << 30,
+    }
+}
+
+/// Sends a heartbeat with `snapshot()` and expects its `Ack`.
+async fn heartbeat_with_resources(connection: &mut AgentConnection) {
+    let heartbeat = Heartbeat {
+        resources: Some(snapshot()),
+    };
+    let id = connection.send(AgentMessage::Heartbeat(heartbeat)).await;
+    connection
+        .recv_matching(|message| match message {
+            ServerMessage::Ack { of } if of == id => Some(()),
+            _ => None,
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn resources_reach_api_and_database() {
+    for backend in BACKENDS {
+        let server = TestServer::start_with(backend, Clock::system(), fast_liveness).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut approved = approved_agent("web1").connect(&server).await;
+        let mut pending = TestAgent::new("web2").connect(&server).await;
+        let approved_id = approved.host_id();
+        let pending_id = pending.host_id();
+
+        let before = api.get_ok(&format!("/hosts/{approved_id}")).await;
+        assert_eq!(before["resources"], serde_json::Value::Null, "{backend:?}");
+        assert_eq!(before["resources_at"], serde_json::Value::Null);
+
+        heartbeat_with_resources(&mut approved).await;
+        heartbeat_with_resources(&mut pending).await;
+
+        // The API reads the tracker, so the snapshot shows before any flush.
+        let host = api.get_ok(&format!("/hosts/{approved_id}")).await;
+        assert_eq!(
+            host["resources"]["load_average"],
+            serde_json::json!([0.5, 0.25, 0.125]),
+            "{backend:?}: {host}"
+        );
+        assert_eq!(host["resources"]["memory_used_bytes"], 3_u64 << 30);
+        assert_eq!(host["resources"]["disk_total_bytes"], 100_u64 << 30);
+        assert!(
+            host["resources_at"]
+                .as_str()
+                .is_some_and(|time| time.ends_with('Z')),
+            "{host}"
+        );
+
+        // The flush writes the snapshot within a few flush intervals of 200 ms.
+        let start = tokio::time::Instant::now();
+        let stored = loop {
+            let model = host::Entity::find_by_id(approved_id)
+                .one(&server.state.db)
+                .await
+                .unwrap()
+                .unwrap();
+            if let Some(json) = model.resources {
+                assert!(model.resources_at.is_some(), "{backend:?}");
+                break json;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(3),
+                "{backend:?}: resources not written within 3 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let stored: ResourceSnapshot = serde_json::from_str(&stored).unwrap();
+        assert_eq!(stored, snapshot());
+
+        // A pending host's snapshot is kept nowhere.
+        let host = api.get_ok(&format!("/hosts/{pending_id}")).await;
+        assert_eq!(host["resources"], serde_json::Value::Null, "{backend:?}");
+        let model = host::Entity::find_by_id(pending_id)
+            .one(&server.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(model.resources, None);
     }
 }

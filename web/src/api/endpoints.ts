@@ -3,6 +3,7 @@
 import type { ApiClient } from "./client";
 import type {
   Host,
+  HostDetail,
   HostEvent,
   InstallRequest,
   Job,
@@ -63,7 +64,7 @@ export async function listHosts(
 }
 
 export const getHost = (api: ApiClient, id: number) =>
-  api.get<Host>(`/hosts/${id}`);
+  api.get<HostDetail>(`/hosts/${id}`);
 
 export const approveHost = (api: ApiClient, id: number, replace = false) =>
   api.post<unknown>(`/hosts/${id}/approve`, { replace });

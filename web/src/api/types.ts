@@ -40,6 +40,57 @@ export interface Host {
   approved_at?: string | null;
 }
 
+/** One mounted file system of a host inventory. */
+export interface DiskInfo {
+  mount_point: string;
+  file_system: string;
+  total_bytes: number;
+  available_bytes: number;
+}
+
+/** One network interface of a host inventory; addresses are CIDR or plain IPs. */
+export interface NetworkInterface {
+  name: string;
+  mac_address?: string | null;
+  addresses: string[];
+}
+
+/** Hardware and OS inventory that the agent sends on connect and when it changes. */
+export interface HostInventory {
+  os_name: string;
+  os_version: string;
+  os_codename?: string | null;
+  kernel: string;
+  architecture: string;
+  cpu_model: string;
+  cpu_count: number;
+  memory_total_bytes: number;
+  swap_total_bytes: number;
+  disks: DiskInfo[];
+  network_interfaces: NetworkInterface[];
+  /** Unix time in seconds. */
+  boot_time: number;
+  uptime_secs: number;
+}
+
+/** Load, memory and root file system usage from the latest heartbeat. */
+export interface ResourceSnapshot {
+  /** Load averages over 1, 5 and 15 minutes. */
+  load_average: [number, number, number];
+  memory_used_bytes: number;
+  memory_total_bytes: number;
+  disk_used_bytes: number;
+  disk_total_bytes: number;
+}
+
+/** A host as `GET /hosts/{id}` returns it, with its inventory and resource snapshot. */
+export interface HostDetail extends Host {
+  inventory: HostInventory | null;
+  inventory_updated_at: string | null;
+  resources: ResourceSnapshot | null;
+  resources_at: string | null;
+}
+
 export interface HostEvent {
   id: number;
   kind: "registered" | "approved" | "rejected" | "up" | "down" | string;

@@ -4,6 +4,7 @@ import {
   Badge,
   Button,
   Card,
+  Grid,
   Group,
   SimpleGrid,
   Stack,
@@ -24,6 +25,7 @@ import { useNow } from "../components/useNow";
 import { HostJobs } from "../jobs/HostJobs";
 import { AvailabilityTimeline } from "./AvailabilityTimeline";
 import { ConflictWarning, HostApprovalActions } from "./HostApprovalActions";
+import { HostInventoryView, HostResources } from "./HostInventory";
 import { HostUpdates } from "./HostUpdates";
 
 function SystemInfo({ host }: { host: Host }) {
@@ -136,6 +138,30 @@ export function HostDetailPage() {
                 </QueryState>
               </Card>
             </SimpleGrid>
+            <Grid>
+              <Grid.Col span={{ base: 12, lg: 8 }}>
+                <Card withBorder h="100%">
+                  <Title order={4} mb="xs">
+                    Inventory
+                  </Title>
+                  <HostInventoryView
+                    inventory={host.data.inventory}
+                    updatedAt={host.data.inventory_updated_at}
+                  />
+                </Card>
+              </Grid.Col>
+              <Grid.Col span={{ base: 12, lg: 4 }}>
+                <Card withBorder h="100%">
+                  <Title order={4} mb="xs">
+                    Resources
+                  </Title>
+                  <HostResources
+                    resources={host.data.resources}
+                    at={host.data.resources_at}
+                  />
+                </Card>
+              </Grid.Col>
+            </Grid>
             <Card withBorder>
               <HostUpdates host={host.data} />
             </Card>
