@@ -310,6 +310,58 @@ pub fn decode_audit_status(code: Option<i32>, parsed: Option<&BTreeSet<String>>)
     }
 }
 
+/// A package locked with `pkg lock`: pkg neither upgrades nor removes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+}
+
+/// Parses `pkg lock -l`: the header "Currently locked packages:", then one `name-version` line
+/// per package (pkg versions never contain `-`, so the name ends at the last one).
+pub fn parse_locked(output: &str) -> Result<Vec<LockedPackage>, ParseError> {
+    let mut locked = Vec::new();
+    for (index, raw_line) in output.lines().enumerate() {
+        let line = raw_line.trim();
+        if line.is_empty() || line == "Currently locked packages:" {
+            continue;
+        }
+        let parsed = line
+            .rsplit_once('-')
+            .filter(|(name, version)| {
+                !name.is_empty()
+                    && !version.is_empty()
+                    && !line.contains(char::is_whitespace)
+                    && version.starts_with(|c: char| c.is_ascii_alphanumeric())
+            })
+            .map(|(name, version)| LockedPackage {
+                name: name.to_owned(),
+                version: version.to_owned(),
+            });
+        match parsed {
+            Some(package) => locked.push(package),
+            None => {
+                return Err(ParseError::UnrecognisedLine {
+                    number: index + 1,
+                    line: raw_line.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(locked)
+}
+
+/// Returns the newest version in the output of `pkg rquery -U %v NAME`, one line per
+/// repository that offers the package, compared with pkg's rules.
+pub fn newest_remote_version(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains(char::is_whitespace))
+        .max_by(|left, right| crate::packages::version::freebsd::compare(left, right))
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,5 +504,36 @@ mod tests {
             decode_audit_status(Some(3), Some(&some)),
             AuditStatus::Failed
         );
+    }
+
+    #[test]
+    fn locked_packages() {
+        let locked = parse_locked(&fixture("lock-list.txt")).unwrap();
+        let found: Vec<(&str, &str)> = locked
+            .iter()
+            .map(|package| (package.name.as_str(), package.version.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("postgresql15-server", "15.5"),
+                ("py39-urllib3", "1.26.17,1")
+            ]
+        );
+        assert!(
+            parse_locked("Currently locked packages:\n")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(parse_locked("pkg: Cannot open database\n").is_err());
+    }
+
+    #[test]
+    fn remote_versions() {
+        assert_eq!(
+            newest_remote_version("15.5\n15.6_1\n15.10\n").as_deref(),
+            Some("15.10")
+        );
+        assert_eq!(newest_remote_version(""), None);
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use sysmanage_protocol::{UpdateInfo, UpdateStatus};
 
-use self::detect::{AuditStatus, DryRun, DryRunStatus};
+use self::detect::{AuditStatus, DryRun, DryRunStatus, LockedPackage};
 use super::busy::{self, Attempt, BusyPolicy, BusyTimeout};
 use super::command::{self, CommandError, CommandOutput, describe};
 use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
@@ -139,8 +139,6 @@ fn scan_error(description: &str, error: RunError) -> ScanError {
 
 /// Turns the planned upgrades into updates, marking those whose installed version
 /// `pkg audit` lists as vulnerable as security updates.
-// NOTE: locked packages (`pkg lock`) do not appear in `pkg upgrade -n`, so they are not
-// reported as held updates.
 pub fn updates_from(dry_run: &DryRun, vulnerable: &BTreeSet<String>) -> Vec<UpdateInfo> {
     dry_run
         .upgrades
@@ -158,6 +156,96 @@ pub fn updates_from(dry_run: &DryRun, vulnerable: &BTreeSet<String>) -> Vec<Upda
         .collect()
 }
 
+/// A locked package for which a repository offers a newer version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedUpdate {
+    pub package: LockedPackage,
+    pub new_version: String,
+}
+
+/// Keeps the locked packages that a repository offers in a newer version, with pkg's version
+/// rules. `remote` maps a name to the newest version the repositories offer.
+pub fn locked_updates(
+    locked: &[LockedPackage],
+    remote: &std::collections::BTreeMap<String, String>,
+) -> Vec<LockedUpdate> {
+    locked
+        .iter()
+        .filter_map(|package| {
+            let new_version = remote.get(&package.name)?;
+            (crate::packages::version::freebsd::compare(new_version, &package.version)
+                == std::cmp::Ordering::Greater)
+                .then(|| LockedUpdate {
+                    package: package.clone(),
+                    new_version: new_version.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Turns the updates of locked packages into held updates: `pkg upgrade` skips them (they do
+/// not even appear in `pkg upgrade -n`) until `pkg unlock`.
+pub fn held_updates_from(
+    locked: &[LockedUpdate],
+    vulnerable: &BTreeSet<String>,
+) -> Vec<UpdateInfo> {
+    locked
+        .iter()
+        .map(|update| UpdateInfo {
+            manager: MANAGER.to_owned(),
+            name: update.package.name.clone(),
+            architecture: None,
+            current_version: Some(update.package.version.clone()),
+            new_version: update.new_version.clone(),
+            origin: None,
+            security: vulnerable.contains(&format!(
+                "{}-{}",
+                update.package.name, update.package.version
+            )),
+            status: UpdateStatus::Held,
+        })
+        .collect()
+}
+
+impl Pkg {
+    /// Lists the locked packages (`pkg lock -l`) that a repository offers in a newer version.
+    fn locked_updates() -> Result<Vec<LockedUpdate>, ScanError> {
+        let arguments = ["lock", "-l"];
+        let description = describe(&Self::command(&arguments));
+        let output = Self::run_retrying(&arguments, DETECTION_TIMEOUT)
+            .map_err(|error| scan_error(&description, error))?;
+        if !output.status.success() {
+            return Err(ScanError::CommandFailed {
+                command: description,
+                status: output.status.to_string(),
+                output_tail: output.output_tail,
+            });
+        }
+        let locked = detect::parse_locked(&output.stdout).map_err(|error| ScanError::Parse {
+            command: description,
+            reason: error.to_string(),
+        })?;
+        let mut remote = std::collections::BTreeMap::new();
+        for package in &locked {
+            // -U: the dry run has just updated the catalogue.
+            let arguments = ["rquery", "-U", "%v", package.name.as_str()];
+            match Self::run_retrying(&arguments, DETECTION_TIMEOUT) {
+                // A package that no repository offers exits 1 with no output: no update.
+                Ok(output) => {
+                    if let Some(version) = detect::newest_remote_version(&output.stdout) {
+                        remote.insert(package.name.clone(), version);
+                    }
+                }
+                Err(error) => {
+                    let description = describe(&Self::command(&arguments));
+                    return Err(scan_error(&description, error));
+                }
+            }
+        }
+        Ok(locked_updates(&locked, &remote))
+    }
+}
+
 impl PackageManager for Pkg {
     fn name(&self) -> &'static str {
         MANAGER
@@ -165,11 +253,14 @@ impl PackageManager for Pkg {
 
     fn detect_updates(&self) -> Result<Vec<UpdateInfo>, ScanError> {
         let dry_run = Self::dry_run()?;
-        if dry_run.upgrades.is_empty() {
+        let locked = Self::locked_updates()?;
+        if dry_run.upgrades.is_empty() && locked.is_empty() {
             return Ok(Vec::new());
         }
         let vulnerable = Self::vulnerable_packages()?;
-        Ok(updates_from(&dry_run, &vulnerable))
+        let mut updates = updates_from(&dry_run, &vulnerable);
+        updates.extend(held_updates_from(&locked, &vulnerable));
+        Ok(updates)
     }
 
     fn install(&self, selection: &InstallSelection) -> InstallOutcome {
@@ -204,5 +295,32 @@ mod tests {
                 .iter()
                 .all(|update| update.status == UpdateStatus::Available)
         );
+    }
+
+    #[test]
+    fn locked_packages_are_held() {
+        let path = format!("{}/testdata/pkg/lock-list.txt", env!("CARGO_MANIFEST_DIR"));
+        let locked = detect::parse_locked(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let remote: std::collections::BTreeMap<String, String> = [
+            ("postgresql15-server".to_owned(), "15.6".to_owned()),
+            // Same version as installed: nothing pending.
+            ("py39-urllib3".to_owned(), "1.26.17,1".to_owned()),
+        ]
+        .into();
+        let pending = locked_updates(&locked, &remote);
+        assert_eq!(pending.len(), 1);
+        let vulnerable: BTreeSet<String> = ["postgresql15-server-15.5".to_owned()].into();
+        let held = held_updates_from(&pending, &vulnerable);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].name, "postgresql15-server");
+        assert_eq!(held[0].current_version.as_deref(), Some("15.5"));
+        assert_eq!(held[0].new_version, "15.6");
+        assert_eq!(held[0].status, UpdateStatus::Held);
+        assert!(held[0].security);
+
+        // A repository with an older version (a downgrade) is not an update.
+        let older: std::collections::BTreeMap<String, String> =
+            [("postgresql15-server".to_owned(), "15.4".to_owned())].into();
+        assert!(locked_updates(&locked, &older).is_empty());
     }
 }
