@@ -1,9 +1,9 @@
 //! Parsers for the apt output that update detection reads.
 //!
 //! The formats are those of apt 2.6 (Debian 12), checked against its real output:
-//! `apt-get -s -V dist-upgrade`, `apt-cache policy NAME...` and `apt-mark showhold`. Every line of
-//! the simulation must be recognised, because an unknown line may mean a format change that
-//! would otherwise turn into a silent "no updates".
+//! `apt-get -s -V dist-upgrade` and `apt-mark showhold`. The parsers of `apt-cache policy` are
+//! in [`super::policy`]. Every line of the simulation must be recognised, because an unknown
+//! line may mean a format change that would otherwise turn into a silent "no updates".
 
 use std::collections::BTreeSet;
 
@@ -362,76 +362,6 @@ pub fn is_security_origin(origin: &str) -> bool {
     suite.ends_with("-security") || label.to_ascii_lowercase().ends_with("-security")
 }
 
-/// Installed and candidate version of one package from `apt-cache policy`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Policy {
-    pub name: String,
-    pub installed: Option<String>,
-    pub candidate: Option<String>,
-    /// Suites that carry the candidate, such as `bookworm-security/main`.
-    pub candidate_suites: Vec<String>,
-}
-
-/// Parses the output of `apt-cache policy NAME...`, one block per package.
-///
-/// `(none)` for the installed or candidate version becomes `None`.
-pub fn parse_policy(output: &str) -> Result<Vec<Policy>, ParseError> {
-    let mut policies: Vec<Policy> = Vec::new();
-    let mut in_candidate_row = false;
-    for (index, line) in output.lines().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !line.starts_with(' ') {
-            let Some(name) = line.strip_suffix(':') else {
-                return Err(ParseError::UnrecognisedLine {
-                    number,
-                    line: line.to_owned(),
-                });
-            };
-            policies.push(Policy {
-                name: name.to_owned(),
-                ..Policy::default()
-            });
-            in_candidate_row = false;
-            continue;
-        }
-        let Some(policy) = policies.last_mut() else {
-            return Err(ParseError::UnrecognisedLine {
-                number,
-                line: line.to_owned(),
-            });
-        };
-        let trimmed = line.trim();
-        if let Some(version) = trimmed.strip_prefix("Installed:") {
-            policy.installed = none_as_option(version);
-        } else if let Some(version) = trimmed.strip_prefix("Candidate:") {
-            policy.candidate = none_as_option(version);
-        } else if trimmed == "Version table:" || trimmed.starts_with("Package pin:") {
-        } else if line.starts_with("        ") {
-            // A source of the version above: `500 http://deb.debian.org/debian bookworm/main
-            // amd64 Packages`, or `100 /var/lib/dpkg/status`.
-            if in_candidate_row {
-                let fields: Vec<&str> = trimmed.split_whitespace().collect();
-                if let Some(suite) = fields.get(2).filter(|_| fields.len() >= 4) {
-                    policy.candidate_suites.push((*suite).to_owned());
-                }
-            }
-        } else {
-            // A version row: `     2.0 500` or ` *** 1.0 500`.
-            let version = trimmed.trim_start_matches("***").split_whitespace().next();
-            in_candidate_row = version.is_some() && version == policy.candidate.as_deref();
-        }
-    }
-    Ok(policies)
-}
-
-fn none_as_option(version: &str) -> Option<String> {
-    let version = version.trim();
-    (version != "(none)" && !version.is_empty()).then(|| version.to_owned())
-}
-
 /// Parses `apt-mark showhold`: one package name per line.
 pub fn parse_held(output: &str) -> BTreeSet<String> {
     output
@@ -514,38 +444,6 @@ mod tests {
             parse_summary("2 frobbed, 0 to remove and 0 not upgraded."),
             None
         );
-    }
-
-    #[test]
-    fn policy_with_none_and_suites() {
-        let output = "\
-openssl:
-  Installed: 3.0.11-1~deb12u1
-  Candidate: 3.0.11-1~deb12u2
-  Version table:
-     3.0.11-1~deb12u2 500
-        500 http://deb.debian.org/debian-security bookworm-security/main amd64 Packages
- *** 3.0.11-1~deb12u1 500
-        500 http://deb.debian.org/debian bookworm/main amd64 Packages
-        100 /var/lib/dpkg/status
-not-installed:
-  Installed: (none)
-  Candidate: (none)
-  Version table:
-";
-        let policies = parse_policy(output).unwrap();
-        assert_eq!(policies.len(), 2);
-        assert_eq!(policies[0].name, "openssl");
-        assert_eq!(policies[0].installed.as_deref(), Some("3.0.11-1~deb12u1"));
-        assert_eq!(policies[0].candidate.as_deref(), Some("3.0.11-1~deb12u2"));
-        assert_eq!(policies[0].candidate_suites, ["bookworm-security/main"]);
-        assert_eq!(policies[1].installed, None);
-        assert_eq!(policies[1].candidate, None);
-    }
-
-    #[test]
-    fn policy_rejects_unknown_top_line() {
-        assert!(parse_policy("N: Unable to locate package foo\n").is_err());
     }
 
     #[test]

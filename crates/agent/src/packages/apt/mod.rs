@@ -6,6 +6,8 @@
 
 pub mod detect;
 pub mod install;
+pub mod policy;
+pub mod postponed;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,7 +16,9 @@ use std::time::Duration;
 
 use sysmanage_protocol::{UpdateInfo, UpdateStatus};
 
-use self::detect::{Simulation, parse_held, parse_policy, parse_simulation};
+use self::detect::{ParseError, Simulation, parse_held, parse_simulation};
+use self::policy::{Policy, PolicyOverview, parse_policy, parse_policy_overview};
+use self::postponed::{PostponedNames, postponed_updates};
 use super::command::{self, CommandOutput, describe};
 use super::{InstallOutcome, InstallSelection, PackageManager, ScanError, is_on_path};
 
@@ -111,70 +115,37 @@ impl Apt {
         let mut command = self.command("apt-get");
         // dist-upgrade, like the install of "all", so that the report lists what that installs.
         command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "dist-upgrade"]);
-        let description = describe(&command);
-        let output = self.run_checked(command)?;
-        parse_simulation(&output.stdout).map_err(|error| ScanError::Parse {
-            command: description,
-            reason: error.to_string(),
-        })
+        self.run_parsed(command, parse_simulation)
     }
 
-    /// Reads installed and candidate versions of packages an upgrade would not install.
-    fn postponed_updates(
-        &self,
-        names: &BTreeSet<String>,
-        held: &BTreeSet<String>,
-    ) -> Result<Vec<UpdateInfo>, ScanError> {
+    /// Reads the package files and pinned packages from `apt-cache policy` without arguments.
+    fn policy_overview(&self) -> Result<PolicyOverview, ScanError> {
+        let mut command = self.command("apt-cache");
+        command.arg("policy");
+        self.run_parsed(command, parse_policy_overview)
+    }
+
+    /// Reads the version tables of these packages from `apt-cache policy NAME...`.
+    fn package_policies(&self, names: &BTreeSet<String>) -> Result<Vec<Policy>, ScanError> {
         if names.is_empty() {
             return Ok(Vec::new());
         }
         let mut command = self.command("apt-cache");
         command.arg("policy").args(names);
+        self.run_parsed(command, parse_policy)
+    }
+
+    fn run_parsed<T>(
+        &self,
+        command: Command,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<T, ScanError> {
         let description = describe(&command);
         let output = self.run_checked(command)?;
-        let policies = parse_policy(&output.stdout).map_err(|error| ScanError::Parse {
+        parse(&output.stdout).map_err(|error| ScanError::Parse {
             command: description,
             reason: error.to_string(),
-        })?;
-
-        let mut updates = Vec::new();
-        for policy in policies {
-            let (Some(current), Some(candidate)) = (policy.installed, policy.candidate) else {
-                continue;
-            };
-            if current == candidate {
-                continue;
-            }
-            let status = if held.contains(&policy.name) {
-                UpdateStatus::Held
-            } else {
-                // Kept back by the resolver or deferred by phasing: apt postpones both.
-                UpdateStatus::Deferred
-            };
-            // NOTE: `apt-cache policy` shows only the suite of a source (`bookworm-security/main`),
-            // and nothing for a flat repository (`./`), so origin and security flag of held and
-            // deferred updates come from the suite alone.
-            let suite = policy
-                .candidate_suites
-                .first()
-                .map(|suite| suite.split('/').next().unwrap_or(suite).to_owned());
-            let security = policy
-                .candidate_suites
-                .iter()
-                .any(|suite| detect::is_security_origin(suite.split('/').next().unwrap_or(suite)));
-            let architecture = policy.name.split_once(':').map(|(_, arch)| arch.to_owned());
-            updates.push(UpdateInfo {
-                manager: MANAGER.to_owned(),
-                name: policy.name,
-                architecture,
-                current_version: Some(current),
-                new_version: candidate,
-                origin: suite,
-                security,
-                status,
-            });
-        }
-        Ok(updates)
+        })
     }
 }
 
@@ -206,19 +177,18 @@ impl PackageManager for Apt {
         }
         let held = self.held_packages()?;
         let simulation = self.simulate_upgrade()?;
+        let overview = self.policy_overview()?;
         let mut updates = available_updates(&simulation);
 
-        let mut postponed: BTreeSet<String> = simulation
-            .kept_back
-            .iter()
-            .chain(&simulation.deferred)
-            .chain(&held)
-            .cloned()
-            .collect();
-        for update in &updates {
-            postponed.remove(&update.name);
-        }
-        updates.extend(self.postponed_updates(&postponed, &held)?);
+        let names = PostponedNames {
+            available: updates.iter().map(|update| update.name.clone()).collect(),
+            held,
+            kept_back: simulation.kept_back.iter().cloned().collect(),
+            phased: simulation.deferred.iter().cloned().collect(),
+            pinned: overview.pins.iter().map(|pin| pin.name.clone()).collect(),
+        };
+        let policies = self.package_policies(&names.lookup_names())?;
+        updates.extend(postponed_updates(&policies, &names, &overview));
         Ok(updates)
     }
 
