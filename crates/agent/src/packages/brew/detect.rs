@@ -313,6 +313,7 @@ mod tests {
             Some("another Homebrew process (using curl)")
         );
         assert_eq!(lock_holder(&fixture("error.txt")), None);
+        assert_eq!(lock_holder(&fixture("upgrade-formula.txt")), None);
         assert_eq!(lock_holder(&fixture("outdated.json")), None);
     }
 }

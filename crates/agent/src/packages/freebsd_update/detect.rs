@@ -428,6 +428,17 @@ mod tests {
     }
 
     #[test]
+    fn fetch_end_of_life_approaching_is_a_plain_result() {
+        let output = fixture("fetch-eol-approaching.txt");
+        let FetchStatus::Done(report) = decode_fetch(Some(0), &output) else {
+            panic!("an approaching end of life must not fail the fetch");
+        };
+        assert!(report.up_to_date);
+        assert_eq!(report.end_of_life, None);
+        assert_eq!(report.target.as_deref(), Some("14.0-RELEASE-p6"));
+    }
+
+    #[test]
     fn fetch_lock_is_busy() {
         let output = fixture("fetch-locked.txt");
         assert!(is_locked(&output));
