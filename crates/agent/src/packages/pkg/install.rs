@@ -5,6 +5,7 @@
 //! with the approved one and says so when they differ.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sysmanage_protocol::{
@@ -12,7 +13,7 @@ use sysmanage_protocol::{
     ValidationError, validate_manager, validate_package_name, validate_version,
 };
 
-use super::{INSTALL_TIMEOUT, MANAGER, Pkg, RunError};
+use super::{INSTALL_TIMEOUT, MANAGER, Pkg, RunError, detect};
 use crate::packages::command::{self, describe};
 use crate::packages::version::freebsd;
 use crate::packages::{InstallOutcome, InstallSelection, PackageManager};
@@ -91,9 +92,15 @@ pub fn install(pkg: &Pkg, selection: &InstallSelection) -> InstallOutcome {
             message: error.to_string(),
         });
     }
+    // A package locked with `pkg lock` is held: pkg would refuse to modify it, so it is not
+    // attempted. Detection never offers one for all or security-only installs.
+    let (specs, held) = match selection {
+        InstallSelection::Packages(_) => split_locked(specs, &locked_names()),
+        InstallSelection::All | InstallSelection::SecurityOnly => (specs, Vec::new()),
+    };
     if specs.is_empty() {
         return InstallOutcome {
-            packages: Vec::new(),
+            packages: held,
             output_tail: "no updates to install".to_owned(),
             failure: None,
         };
@@ -151,10 +158,11 @@ pub fn install(pkg: &Pkg, selection: &InstallSelection) -> InstallOutcome {
         ),
     };
 
-    let packages = specs
+    let mut packages: Vec<PackageResult> = specs
         .iter()
         .map(|spec| package_result(spec, query_installed_version(&spec.name)))
         .collect();
+    packages.extend(held);
     InstallOutcome {
         packages,
         output_tail,
@@ -183,6 +191,51 @@ fn planned_specs(pkg: &Pkg, selection: &InstallSelection) -> Result<Vec<PackageS
             version: update.new_version,
         })
         .collect())
+}
+
+/// Separates the specs of locked packages, which are reported as not attempted.
+pub fn split_locked(
+    specs: Vec<PackageSpec>,
+    locked: &BTreeSet<String>,
+) -> (Vec<PackageSpec>, Vec<PackageResult>) {
+    let (held, runnable): (Vec<PackageSpec>, Vec<PackageSpec>) = specs
+        .into_iter()
+        .partition(|spec| locked.contains(&spec.name));
+    let results = held
+        .into_iter()
+        .map(|spec| PackageResult {
+            manager: MANAGER.to_owned(),
+            name: spec.name,
+            requested_version: Some(spec.version),
+            installed_version: None,
+            outcome: PackageOutcome::NotAttempted,
+            message: Some("the package is locked (`pkg lock`); unlock it to upgrade it".to_owned()),
+        })
+        .collect();
+    (runnable, results)
+}
+
+/// Names of the locked packages (`pkg lock -l`). When the list cannot be read, none: pkg
+/// itself still refuses to modify a locked package.
+fn locked_names() -> BTreeSet<String> {
+    let arguments = ["lock", "-l"];
+    match Pkg::run_retrying(&arguments, Duration::from_mins(1)) {
+        Ok(output) if output.status.success() => match detect::parse_locked(&output.stdout) {
+            Ok(locked) => locked.into_iter().map(|package| package.name).collect(),
+            Err(error) => {
+                tracing::warn!(manager = MANAGER, %error, "pkg lock -l output not understood");
+                BTreeSet::new()
+            }
+        },
+        Ok(output) => {
+            tracing::warn!(manager = MANAGER, status = %output.status, "pkg lock -l failed");
+            BTreeSet::new()
+        }
+        Err(error) => {
+            tracing::warn!(manager = MANAGER, %error, "pkg lock -l failed");
+            BTreeSet::new()
+        }
+    }
 }
 
 fn failed(failure: JobFailure) -> InstallOutcome {
@@ -263,5 +316,19 @@ mod tests {
 
         let missing = package_result(&approved, None);
         assert_eq!(missing.outcome, PackageOutcome::Failed);
+    }
+
+    #[test]
+    fn locked_packages_are_not_attempted() {
+        let locked: BTreeSet<String> = ["postgresql15-server".to_owned()].into();
+        let (runnable, held) = split_locked(
+            vec![spec("curl", "8.5.0"), spec("postgresql15-server", "15.6")],
+            &locked,
+        );
+        assert_eq!(runnable, [spec("curl", "8.5.0")]);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].name, "postgresql15-server");
+        assert_eq!(held[0].outcome, PackageOutcome::NotAttempted);
+        assert!(held[0].message.as_deref().unwrap().contains("pkg lock"));
     }
 }
