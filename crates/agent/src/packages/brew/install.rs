@@ -96,6 +96,28 @@ pub enum Plan<'a> {
     Skip(PackageResult),
 }
 
+/// Result of a spec that brew no longer lists as outdated: installed when the approved version
+/// is already there (upgraded by hand or by an earlier job), else not attempted.
+pub fn not_outdated_result(spec: &PackageSpec, installed_version: Option<String>) -> PackageResult {
+    let installed = installed_version.as_deref() == Some(spec.version.as_str());
+    PackageResult {
+        manager: MANAGER.to_owned(),
+        name: spec.name.clone(),
+        requested_version: Some(spec.version.clone()),
+        installed_version,
+        outcome: if installed {
+            PackageOutcome::Installed
+        } else {
+            PackageOutcome::NotAttempted
+        },
+        message: Some(if installed {
+            "already installed".to_owned()
+        } else {
+            "brew no longer lists this as outdated".to_owned()
+        }),
+    }
+}
+
 /// Plans one spec against the current outdated list.
 pub fn plan<'a>(spec: &PackageSpec, outdated: &BTreeMap<String, &'a Outdated>) -> Plan<'a> {
     let skip = |message: String| {
@@ -236,6 +258,14 @@ mod tests {
         assert_eq!(names["homebrew/cask/docker"].kind, Kind::Cask);
         assert_eq!(names["homebrew/cask/docker"].name, "docker");
         assert_eq!(names["firefox"].kind, Kind::Cask);
+    }
+
+    #[test]
+    fn not_outdated() {
+        let done = not_outdated_result(&spec("curl", "8.6.0"), Some("8.6.0".into()));
+        assert_eq!(done.outcome, PackageOutcome::Installed);
+        let gone = not_outdated_result(&spec("curl", "8.6.0"), None);
+        assert_eq!(gone.outcome, PackageOutcome::NotAttempted);
     }
 
     #[test]

@@ -191,6 +191,16 @@ impl Brew {
         }
     }
 
+    /// Returns the version installed last of a formula or cask of unknown kind.
+    fn any_installed_version(context: &Context, name: &str) -> Option<String> {
+        // A cask reported under its qualified name is listed under its token.
+        if let Some(token) = name.strip_prefix("homebrew/cask/") {
+            return Self::installed_version(context, Kind::Cask, token);
+        }
+        Self::installed_version(context, Kind::Formula, name)
+            .or_else(|| Self::installed_version(context, Kind::Cask, name))
+    }
+
     /// Runs one upgrade and returns its status, output tail and the failure of the job, if the
     /// run itself failed (busy, timeout, not started).
     fn upgrade(
@@ -353,6 +363,12 @@ impl PackageManager for Brew {
                 let mut tails = Vec::new();
                 for spec in specs {
                     match install::plan(spec, &names) {
+                        Plan::Skip(_) if !names.contains_key(&spec.name) => {
+                            let installed = Self::any_installed_version(&context, &spec.name);
+                            outcome
+                                .packages
+                                .push(install::not_outdated_result(spec, installed));
+                        }
                         Plan::Skip(result) => outcome.packages.push(result),
                         Plan::Upgrade(item) => {
                             let arguments = install::upgrade_arguments(item.kind, &item.name);

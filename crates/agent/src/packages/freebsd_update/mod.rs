@@ -295,6 +295,29 @@ pub fn package_result(
     }
 }
 
+/// Result of an approved base system update when freebsd-update has nothing to install:
+/// installed when the userland already runs the approved patch level (installed by hand or by
+/// an earlier job), else not attempted.
+pub fn nothing_pending_result(approved: &str, userland: Option<String>) -> PackageResult {
+    let installed = userland.as_deref() == Some(approved);
+    PackageResult {
+        manager: MANAGER.to_owned(),
+        name: NAME.to_owned(),
+        requested_version: Some(approved.to_owned()),
+        installed_version: userland,
+        outcome: if installed {
+            PackageOutcome::Installed
+        } else {
+            PackageOutcome::NotAttempted
+        },
+        message: Some(if installed {
+            "already installed; freebsd-update has nothing more to install".to_owned()
+        } else {
+            "freebsd-update has nothing to install for this patch level".to_owned()
+        }),
+    }
+}
+
 /// Checks that a selection names only the base system; returns the approved version.
 pub fn approved_version(selection: &InstallSelection) -> Result<Option<String>, JobFailure> {
     match selection {
@@ -346,7 +369,11 @@ impl PackageManager for FreebsdUpdate {
             Ok(Some(update)) => update,
             Ok(None) => {
                 return InstallOutcome {
-                    packages: Vec::new(),
+                    packages: approved
+                        .as_deref()
+                        .map(|approved| nothing_pending_result(approved, userland_version()))
+                        .into_iter()
+                        .collect(),
                     output_tail: "no base system updates to install".to_owned(),
                     failure: None,
                 };
@@ -582,5 +609,17 @@ mod tests {
             false,
         );
         assert_eq!(failed.outcome, PackageOutcome::Failed);
+    }
+
+    #[test]
+    fn nothing_pending() {
+        let done = nothing_pending_result("14.1-RELEASE-p5", Some("14.1-RELEASE-p5".into()));
+        assert_eq!(done.outcome, PackageOutcome::Installed);
+        let other = nothing_pending_result("14.1-RELEASE-p5", Some("14.1-RELEASE-p4".into()));
+        assert_eq!(other.outcome, PackageOutcome::NotAttempted);
+        assert_eq!(
+            nothing_pending_result("14.1-RELEASE-p5", None).outcome,
+            PackageOutcome::NotAttempted
+        );
     }
 }
