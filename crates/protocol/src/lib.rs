@@ -96,6 +96,19 @@ impl DecodeError {
     }
 }
 
+/// Maximum length in characters of the serde reason kept in a [`DecodeError`]. Serde quotes the
+/// offending input, such as an unknown `type`, so a longer reason would repeat peer data at length
+/// in replies and logs.
+pub const MAX_DECODE_REASON_CHARS: usize = 200;
+
+/// Returns `reason` cut to [`MAX_DECODE_REASON_CHARS`] characters, with "…" when it was cut.
+fn truncate_reason(reason: &str) -> String {
+    match reason.char_indices().nth(MAX_DECODE_REASON_CHARS) {
+        Some((end, _)) => format!("{}…", &reason[..end]),
+        None => reason.to_owned(),
+    }
+}
+
 #[derive(Deserialize)]
 struct Header {
     v: u32,
@@ -107,8 +120,8 @@ struct Header {
 /// The header is read first so that the error of a frame with a valid id but an unknown `type`
 /// or invalid `data` carries that id.
 pub fn decode<P: DeserializeOwned>(text: &str) -> Result<Envelope<P>, DecodeError> {
-    let header: Header =
-        serde_json::from_str(text).map_err(|e| DecodeError::NotAnEnvelope(e.to_string()))?;
+    let header: Header = serde_json::from_str(text)
+        .map_err(|e| DecodeError::NotAnEnvelope(truncate_reason(&e.to_string())))?;
     if header.v != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion {
             id: header.id,
@@ -117,7 +130,7 @@ pub fn decode<P: DeserializeOwned>(text: &str) -> Result<Envelope<P>, DecodeErro
     }
     serde_json::from_str(text).map_err(|e| DecodeError::InvalidPayload {
         id: header.id,
-        reason: e.to_string(),
+        reason: truncate_reason(&e.to_string()),
     })
 }
 
@@ -607,6 +620,27 @@ mod tests {
         let error = decode::<AgentMessage>(&json).unwrap_err();
         assert_eq!(error.message_id(), Some(id));
         assert_eq!(error.code(), ErrorCode::MalformedMessage);
+    }
+
+    #[test]
+    fn long_unknown_type_reason_truncated() {
+        let id = Uuid::new_v4();
+        let long_type = "é".repeat(100_000);
+        let json = format!(r#"{{"v":1,"id":"{id}","type":"{long_type}","data":{{}}}}"#);
+        let error = decode::<AgentMessage>(&json).unwrap_err();
+        let DecodeError::InvalidPayload { reason, .. } = &error else {
+            panic!("expected an invalid payload, got {error:?}");
+        };
+        assert_eq!(reason.chars().count(), MAX_DECODE_REASON_CHARS + 1);
+        assert!(reason.ends_with('…'));
+        assert!(error.to_string().len() < 1000);
+    }
+
+    #[test]
+    fn long_garbage_reason_truncated() {
+        let text = format!("{{\"id\":\"{}\"}}", "A".repeat(100_000));
+        let error = decode::<AgentMessage>(&text).unwrap_err();
+        assert!(error.to_string().len() < 1000);
     }
 
     #[test]
