@@ -5,6 +5,8 @@
 
 mod support;
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::Command;
 
 use sysmanage_agent::packages::{InstallSelection, PackageManager};
@@ -153,6 +155,108 @@ fn apt_reports_held_package() {
         "{}",
         outcome.output_tail
     );
+}
+
+/// Points the sandbox's apt at its own preferences file and parts directory, so that the pins
+/// of this machine's `/etc/apt/preferences(.d)` do not apply. Returns the file and directory.
+fn use_sandbox_preferences(sandbox: &AptSandbox) -> (PathBuf, PathBuf) {
+    let file = sandbox.directory.path().join("preferences");
+    let parts = sandbox.directory.path().join("preferences.d");
+    std::fs::create_dir_all(&parts).unwrap();
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&sandbox.apt_config)
+        .unwrap();
+    writeln!(
+        config,
+        "Dir::Etc::Preferences \"{}\";\nDir::Etc::PreferencesParts \"{}\";",
+        file.display(),
+        parts.display()
+    )
+    .unwrap();
+    (file, parts)
+}
+
+fn pin(name: &str, version: &str) -> String {
+    format!("Package: {name}\nPin: version {version}\nPin-Priority: 1001\n")
+}
+
+#[test]
+fn apt_reports_pinned_package_as_held() {
+    let pinned = unique_name("pinned");
+    let pinned_held = unique_name("pinned-held");
+    let pinned_newer = unique_name("pinned-newer");
+    let mut versions = Vec::new();
+    for name in [&pinned, &pinned_held, &pinned_newer] {
+        for version in ["1.0", "2.0", "3.0"] {
+            versions.push(PackageVersion {
+                name,
+                version,
+                repository: "main",
+            });
+        }
+    }
+    let sandbox = AptSandbox::new(&versions);
+    let _guard = PurgeGuard {
+        packages: vec![pinned.clone(), pinned_held.clone(), pinned_newer.clone()],
+    };
+    let (preferences, preferences_parts) = use_sandbox_preferences(&sandbox);
+    std::fs::write(&preferences, pin(&pinned, "1.0")).unwrap();
+    std::fs::write(
+        preferences_parts.join("sysmanage-test"),
+        format!(
+            "{}\n{}",
+            pin(&pinned_held, "1.0"),
+            pin(&pinned_newer, "2.0")
+        ),
+    )
+    .unwrap();
+    for name in [&pinned, &pinned_held, &pinned_newer] {
+        sandbox.dpkg_install(name, "1.0");
+    }
+    let output = run_with_lock_retry("apt-mark", &["hold", &pinned_held]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let apt = sandbox.apt();
+
+    let updates = apt.detect_updates().unwrap();
+    for (name, status, new_version) in [
+        (&pinned, UpdateStatus::Held, "3.0"),
+        (&pinned_held, UpdateStatus::Held, "3.0"),
+        (&pinned_newer, UpdateStatus::Available, "2.0"),
+    ] {
+        let reported: Vec<_> = updates
+            .iter()
+            .filter(|update| update.name == *name)
+            .collect();
+        assert_eq!(reported.len(), 1, "{name}: {updates:?}");
+        let update = reported[0];
+        assert_eq!(update.status, status, "{name}");
+        assert_eq!(update.current_version.as_deref(), Some("1.0"), "{name}");
+        assert_eq!(update.new_version, new_version, "{name}");
+        assert_eq!(
+            update.origin.as_deref(),
+            Some("SysManageTest:testing"),
+            "{name}"
+        );
+        assert!(!update.security, "{name}");
+    }
+
+    let outcome = apt.install(&InstallSelection::All);
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    let attempted: Vec<&str> = outcome
+        .packages
+        .iter()
+        .map(|package| package.name.as_str())
+        .collect();
+    assert!(!attempted.contains(&pinned.as_str()), "{attempted:?}");
+    assert!(!attempted.contains(&pinned_held.as_str()), "{attempted:?}");
+    assert_eq!(installed_version(&pinned).as_deref(), Some("1.0"));
+    assert_eq!(installed_version(&pinned_held).as_deref(), Some("1.0"));
+    assert_eq!(installed_version(&pinned_newer).as_deref(), Some("2.0"));
 }
 
 #[test]

@@ -28,6 +28,16 @@ pub const MANAGER: &str = "apt";
 /// Extra time a detection command gets on top of the lock timeout, for downloading lists.
 const DETECTION_EXTRA_TIME: Duration = Duration::from_mins(10);
 
+/// Error of `apt-cache policy` seen with apt 2.6.2 while another process changes the dpkg status
+/// file, such as a concurrent `dpkg -i`.
+const CACHE_OUT_OF_SYNC: &str = "Cache is out of sync";
+
+/// Runs of `apt-cache policy` before its "Cache is out of sync" error fails the detection.
+const CACHE_ATTEMPTS: u32 = 5;
+
+/// Pause before running `apt-cache policy` again after "Cache is out of sync".
+const CACHE_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// Settings of the apt backend.
 #[derive(Debug, Clone)]
 pub struct AptSettings {
@@ -115,14 +125,15 @@ impl Apt {
         let mut command = self.command("apt-get");
         // dist-upgrade, like the install of "all", so that the report lists what that installs.
         command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "dist-upgrade"]);
-        self.run_parsed(command, parse_simulation)
+        let description = describe(&command);
+        let output = self.run_checked(command)?;
+        parse_output(description, &output.stdout, parse_simulation)
     }
 
     /// Reads the package files and pinned packages from `apt-cache policy` without arguments.
     fn policy_overview(&self) -> Result<PolicyOverview, ScanError> {
-        let mut command = self.command("apt-cache");
-        command.arg("policy");
-        self.run_parsed(command, parse_policy_overview)
+        let (description, output) = self.run_apt_cache_policy(&BTreeSet::new())?;
+        parse_output(description, &output.stdout, parse_policy_overview)
     }
 
     /// Reads the version tables of these packages from `apt-cache policy NAME...`.
@@ -130,23 +141,51 @@ impl Apt {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let mut command = self.command("apt-cache");
-        command.arg("policy").args(names);
-        self.run_parsed(command, parse_policy)
+        let (description, output) = self.run_apt_cache_policy(names)?;
+        parse_output(description, &output.stdout, parse_policy)
     }
 
-    fn run_parsed<T>(
+    /// Runs `apt-cache policy NAME...`, again after [`CACHE_RETRY_DELAY`] while apt reports that
+    /// its cache is out of sync, for at most [`CACHE_ATTEMPTS`] runs. Returns the command's
+    /// description and output.
+    fn run_apt_cache_policy(
         &self,
-        command: Command,
-        parse: impl FnOnce(&str) -> Result<T, ParseError>,
-    ) -> Result<T, ScanError> {
-        let description = describe(&command);
-        let output = self.run_checked(command)?;
-        parse(&output.stdout).map_err(|error| ScanError::Parse {
-            command: description,
-            reason: error.to_string(),
-        })
+        names: &BTreeSet<String>,
+    ) -> Result<(String, CommandOutput), ScanError> {
+        let mut attempt = 1;
+        loop {
+            let mut command = self.command("apt-cache");
+            command.arg("policy").args(names);
+            let description = describe(&command);
+            match self.run_checked(command) {
+                Err(ScanError::CommandFailed {
+                    ref output_tail, ..
+                }) if attempt < CACHE_ATTEMPTS && output_tail.contains(CACHE_OUT_OF_SYNC) => {
+                    tracing::warn!(
+                        manager = MANAGER,
+                        command = %description,
+                        attempt,
+                        "apt-cache policy failed with \"Cache is out of sync\", retrying"
+                    );
+                    std::thread::sleep(CACHE_RETRY_DELAY);
+                    attempt += 1;
+                }
+                result => return result.map(|output| (description, output)),
+            }
+        }
     }
+}
+
+/// Parses the standard output of a command and turns a parse error into a [`ScanError`].
+fn parse_output<T>(
+    description: String,
+    stdout: &str,
+    parse: impl FnOnce(&str) -> Result<T, ParseError>,
+) -> Result<T, ScanError> {
+    parse(stdout).map_err(|error| ScanError::Parse {
+        command: description,
+        reason: error.to_string(),
+    })
 }
 
 /// Turns the simulated upgrades into available updates.

@@ -113,7 +113,7 @@ pub fn parse_policy(output: &str) -> Result<Vec<Policy>, ParseError> {
         } else if let Some(version) = trimmed.strip_prefix("Candidate:") {
             policy.candidate = none_as_option(version);
         } else if trimmed == "Version table:" || trimmed.starts_with("Package pin:") {
-            // apt before 1.1 prints `Package pin:`; it repeats the priority of the rows.
+            // Neither line carries data that detection uses.
         } else if line.starts_with("        ") {
             let source = parse_source(trimmed).ok_or_else(|| ParseError::MalformedLine {
                 kind: "policy source",
@@ -215,8 +215,7 @@ pub struct Release {
 
 impl Release {
     /// Formats the release as the `Inst` lines of a simulation print it: `Label:Version/Suite`,
-    /// `Label:Suite` or `Suite`. `None` without a suite, such as for the dpkg status file
-    /// (`a=now`), where apt would print the host name instead.
+    /// `Label:Suite` or `Suite`. `None` without a suite and for the dpkg status file (`a=now`).
     pub fn origin(&self) -> Option<String> {
         let archive = self
             .archive

@@ -43,7 +43,7 @@ impl PostponedNames {
     }
 }
 
-/// Why an upgrade does not install an update, logged as the field `reason`.
+/// Reason an upgrade does not install an update, logged as the field `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PostponeReason {
     /// The package is on hold (`apt-mark hold`).
