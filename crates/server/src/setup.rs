@@ -22,6 +22,8 @@ use crate::users;
 pub const CONFIG_FILE: &str = "sysmanage.yaml";
 /// Name of the database creation script that setup writes.
 pub const SCRIPT_FILE: &str = "createdb.sh";
+/// `data_dir` written to the configuration: the systemd `StateDirectory` of the server.
+pub const PRODUCTION_DATA_DIR: &str = "/var/lib/sysmanage";
 
 /// Longest PostgreSQL identifier in bytes (NAMEDATALEN - 1). PostgreSQL truncates longer
 /// names, which would then no longer match the URL.
@@ -140,7 +142,7 @@ pub fn run(
     writeln!(output, "Next steps:")?;
     writeln!(
         output,
-        "  1. Create the role and database as a PostgreSQL superuser: sudo -u postgres sh {}",
+        "  1. Create the role and database as a PostgreSQL superuser: sudo -u postgres sh < {}",
         script_path.display()
     )?;
     writeln!(
@@ -333,6 +335,8 @@ fn database_url(values: &SetupValues) -> String {
 
 fn config_yaml(values: &SetupValues) -> anyhow::Result<String> {
     let mut config = Config::default();
+    // An absolute folder, because a production server's working directory is arbitrary.
+    config.data_dir = PathBuf::from(PRODUCTION_DATA_DIR);
     config.api.listen = values.listen;
     config.api.cert_file.clone_from(&values.cert_file);
     config.api.key_file.clone_from(&values.key_file);
@@ -376,9 +380,10 @@ fn createdb_script(values: &SetupValues) -> String {
     format!(
         "#!/bin/sh\n\
          # Creates the PostgreSQL role and database of SysManage. Written by `sysmanage-server setup`.\n\
-         # Run it as a PostgreSQL superuser, for example: sudo -u postgres sh createdb.sh\n\
+         # Run it as a PostgreSQL superuser, for example: sudo -u postgres sh < createdb.sh\n\
+         # (on standard input, because the postgres user cannot read this private file).\n\
          # psql takes the connection from PGHOST, PGPORT and PGUSER, for example:\n\
-         #   PGHOST=db.example.org PGUSER=postgres sh createdb.sh\n\
+         #   PGHOST=db.example.org PGUSER=postgres sh < createdb.sh\n\
          # This file contains the role's password: keep it private and delete it once it has run.\n\
          set -eu\n\
          psql -v ON_ERROR_STOP=1 --no-psqlrc --dbname=\"${{PGDATABASE:-postgres}}\" <<'SQL'\n\
