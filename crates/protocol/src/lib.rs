@@ -25,6 +25,10 @@ pub const SIGNATURE_CONTEXT: &[u8] = b"sysmanage-agent-auth-v1\0";
 /// Size in bytes of the random challenge nonce.
 pub const NONCE_LEN: usize = 32;
 
+/// Maximum size in bytes of one WebSocket message or frame, on both sides. A larger message
+/// closes the connection, so an agent must keep each message it sends under this size.
+pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
+
 /// Maximum number of disks, of network interfaces, and of addresses of one interface in a
 /// [`HostInventory`]. The server rejects an inventory with longer lists.
 pub const MAX_INVENTORY_ITEMS: usize = 256;

@@ -346,3 +346,149 @@ async fn malformed_frames_keep_connection() {
         connection.heartbeat().await;
     }
 }
+
+#[tokio::test]
+async fn malformed_frames_before_hello_close() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let (mut connection, _nonce) = AgentConnection::open(&server).await;
+
+    for _ in 0..3 {
+        connection.send_text("this is not json").await;
+        connection.expect_error(ErrorCode::MalformedMessage).await;
+    }
+    connection.expect_closed().await;
+}
+
+#[tokio::test]
+async fn unsupported_version_before_hello_closes() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let (mut connection, _nonce) = AgentConnection::open(&server).await;
+
+    let id = uuid::Uuid::new_v4();
+    connection
+        .send_text(&format!(
+            r#"{{"v":2,"id":"{id}","type":"hello","data":{{}}}}"#
+        ))
+        .await;
+    connection.expect_error(ErrorCode::UnsupportedVersion).await;
+    connection.expect_closed().await;
+}
+
+#[tokio::test]
+async fn oversized_message_before_hello_named() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let (mut connection, _nonce) = AgentConnection::open(&server).await;
+
+    let text = "A".repeat(sysmanage_protocol::MAX_MESSAGE_SIZE + 1);
+    // The server closes the connection after the frame header, so the rest of the write fails.
+    let _ = connection.try_send_text(&text).await;
+    let message = connection.expect_error(ErrorCode::MalformedMessage).await;
+    assert!(message.contains("larger than the maximum"), "{message}");
+    connection.expect_closed().await;
+}
+
+#[tokio::test]
+async fn long_type_reply_truncated() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let mut connection = TestAgent::new("web1").connect(&server).await;
+
+    let id = uuid::Uuid::new_v4();
+    let long_type = "A".repeat(1024 * 1024);
+    for _ in 0..10 {
+        connection
+            .send_text(&format!(
+                r#"{{"v":1,"id":"{id}","type":"{long_type}","data":{{}}}}"#
+            ))
+            .await;
+        let message = connection.expect_error(ErrorCode::MalformedMessage).await;
+        assert!(message.len() < 1000, "reply is {} bytes", message.len());
+    }
+    connection.heartbeat().await;
+}
+
+/// Log records written by a `tracing` subscriber, one string per event.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+/// Writer of one event, which stores the formatted record when it is dropped.
+struct RecordWriter {
+    logs: CapturedLogs,
+    record: Vec<u8>,
+}
+
+impl std::io::Write for RecordWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.record.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RecordWriter {
+    fn drop(&mut self) {
+        let record = String::from_utf8_lossy(&self.record).into_owned();
+        self.logs.0.lock().unwrap().push(record);
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = RecordWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RecordWriter {
+            logs: self.clone(),
+            record: Vec::new(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn newline_in_type_escaped_in_log() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let mut connection = TestAgent::new("web1").connect(&server).await;
+    let id = uuid::Uuid::new_v4();
+    let forged = "x\nERROR forged record";
+    let json_type = serde_json::to_string(forged).unwrap();
+    connection
+        .send_text(&format!(
+            r#"{{"v":1,"id":"{id}","type":{json_type},"data":{{}}}}"#
+        ))
+        .await;
+    let message = connection.expect_error(ErrorCode::MalformedMessage).await;
+    assert!(message.contains("forged record"), "{message}");
+
+    connection
+        .send(AgentMessage::Error(sysmanage_protocol::ErrorReply {
+            in_reply_to: None,
+            code: ErrorCode::Internal,
+            message: "failed\nERROR forged record".into(),
+        }))
+        .await;
+    connection.heartbeat().await;
+
+    let records = logs.0.lock().unwrap().clone();
+    let malformed: Vec<&String> = records
+        .iter()
+        .filter(|record| record.contains("malformed agent message"))
+        .collect();
+    assert_eq!(malformed.len(), 1, "{records:#?}");
+    let agent_error: Vec<&String> = records
+        .iter()
+        .filter(|record| record.contains("agent could not process a server message"))
+        .collect();
+    assert_eq!(agent_error.len(), 1, "{records:#?}");
+    for record in &records {
+        let body = record.strip_suffix('\n').unwrap_or(record);
+        assert!(!body.contains('\n'), "raw newline in log record {record:?}");
+    }
+}

@@ -141,6 +141,34 @@ async fn report_replaces_list_per_manager() {
 }
 
 #[tokio::test]
+async fn report_over_one_mib_stored() {
+    for backend in BACKENDS {
+        let server = start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connection = connect_approved(&server, "web1").await;
+        let host_id = connection.host_id();
+
+        let updates: Vec<UpdateInfo> = (0..6000)
+            .map(|index| UpdateInfo {
+                origin: Some("Debian:bookworm-security/main".into()),
+                ..update(
+                    "apt",
+                    &format!("library-package-number-{index:05}"),
+                    "1:2.36.1-8+deb12u1",
+                    index % 2 == 0,
+                )
+            })
+            .collect();
+        let size = serde_json::to_string(&updates).unwrap().len();
+        assert!(size > 1024 * 1024, "report is only {size} bytes");
+
+        report(&mut connection, vec![scan("apt", updates)], false).await;
+        let page = api.get_ok(&format!("/hosts/{host_id}/updates")).await;
+        assert_eq!(page["total"], 6000, "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn invalid_report_stores_nothing() {
     for backend in BACKENDS {
         let server = start(backend).await;
@@ -249,12 +277,27 @@ async fn fleet_updates_filtered() {
             .await;
         assert_eq!(names(&host_security), ["openssl"]);
 
+        let openssl = api.get_ok("/updates?name=openssl").await;
+        assert_eq!(names(&openssl), ["openssl"], "{backend:?}: {openssl}");
+        assert_eq!(openssl["items"][0]["hostname"], "web1");
+        let prefix = api.get_ok("/updates?name=open").await;
+        assert_eq!(prefix["total"], 0, "{backend:?}: name matches exactly");
+        let host_openssl = api
+            .get_ok(&format!("/hosts/{}/updates?name=openssl", second.host_id()))
+            .await;
+        assert_eq!(host_openssl["total"], 0, "{backend:?}: {host_openssl}");
+
         for (query, field) in [
             ("security=maybe", "security"),
             ("manager=npm", "manager"),
             ("status=gone", "status"),
             ("host_id=abc", "host_id"),
             ("limit=0", "limit"),
+            ("name=-rf", "name"),
+            ("nmae=openssl", "nmae"),
+            ("limit=1&limit=2", "limit"),
+            ("offset=9223372036854775808", "offset"),
+            ("page=99999999999999999&per_page=500", "page"),
         ] {
             let (status, body) = api.get(&format!("/updates?{query}")).await;
             assert_eq!(status, 422, "{query}: {body}");

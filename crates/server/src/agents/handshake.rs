@@ -6,12 +6,19 @@ use axum::extract::ws::{Message, WebSocket};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, VerifyingKey};
-use sysmanage_protocol::{AgentMessage, ErrorCode, Hello, NONCE_LEN, decode};
+use sysmanage_protocol::{
+    AgentMessage, DecodeError, ErrorCode, Hello, NONCE_LEN, PROTOCOL_VERSION, decode,
+};
 
+use super::malformed::MalformedFrames;
 use super::session::{reply_error, send_message};
 
 /// Time an agent has to answer the challenge with `Hello`.
 pub(super) const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Number of malformed frames before `Hello` that close the connection. An agent sends `Hello`
+/// first, so a peer that sends garbage instead gets only this many error replies.
+const MAX_MALFORMED_FRAMES_BEFORE_HELLO: u64 = 3;
 
 /// Maximum length in bytes of each host fact and of the agent version.
 const MAX_FACT_LEN: usize = 255;
@@ -26,6 +33,12 @@ pub(super) enum HandshakeError {
     Timeout,
     #[error("the connection closed before hello")]
     Closed,
+    #[error("the message is larger than the maximum of {} MiB", super::MAX_MESSAGE_SIZE / (1024 * 1024))]
+    MessageTooLarge,
+    #[error("{MAX_MALFORMED_FRAMES_BEFORE_HELLO} malformed frames before hello")]
+    TooManyMalformedFrames,
+    #[error("protocol version {0} is not supported; this server speaks version {PROTOCOL_VERSION}")]
+    UnsupportedVersion(u32),
     #[error("the first message must be hello, not {0}")]
     Unexpected(&'static str),
     #[error("public_key must be standard base64 of a 32-byte Ed25519 public key")]
@@ -47,6 +60,8 @@ impl HandshakeError {
             | Self::InvalidPublicKey
             | Self::InvalidSignatureEncoding
             | Self::SignatureMismatch => ErrorCode::AuthenticationFailed,
+            Self::MessageTooLarge | Self::TooManyMalformedFrames => ErrorCode::MalformedMessage,
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
             Self::Unexpected(_) => ErrorCode::UnexpectedMessage,
             Self::InvalidHello(_) => ErrorCode::InvalidRequest,
         }
@@ -67,22 +82,32 @@ pub(super) fn new_nonce() -> Result<[u8; NONCE_LEN], getrandom::Error> {
     Ok(nonce)
 }
 
-/// Waits up to [`HELLO_TIMEOUT`] for `Hello` and verifies it. Malformed frames before it get an
-/// error reply and do not end the wait; any other message ends the handshake.
+/// Waits up to [`HELLO_TIMEOUT`] for `Hello` and verifies it. Each malformed frame before it gets
+/// an error reply, and the [`MAX_MALFORMED_FRAMES_BEFORE_HELLO`]th ends the handshake. Any other
+/// message ends the handshake too.
 pub(super) async fn receive_hello(
     socket: &mut WebSocket,
     nonce: &[u8],
 ) -> Result<VerifiedHello, HandshakeError> {
     let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    let mut malformed = MalformedFrames::new(tokio::time::Instant::now());
     loop {
+        if malformed.total() >= MAX_MALFORMED_FRAMES_BEFORE_HELLO {
+            return Err(HandshakeError::TooManyMalformedFrames);
+        }
         let frame = tokio::time::timeout_at(deadline, socket.recv())
             .await
             .map_err(|_| HandshakeError::Timeout)?;
         let text = match frame {
+            Some(Err(error)) if super::is_message_too_large(&error) => {
+                return Err(HandshakeError::MessageTooLarge);
+            }
             None | Some(Err(_) | Ok(Message::Close(_))) => return Err(HandshakeError::Closed),
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Binary(_))) => {
-                tracing::warn!("agent sent a binary frame before hello");
+                if malformed.record(tokio::time::Instant::now()) {
+                    tracing::warn!("agent sent a binary frame before hello");
+                }
                 reply_error(
                     socket,
                     None,
@@ -95,8 +120,14 @@ pub(super) async fn receive_hello(
             Some(Ok(Message::Text(text))) => text,
         };
         match decode::<AgentMessage>(text.as_str()) {
+            Err(DecodeError::UnsupportedVersion { found, .. }) => {
+                return Err(HandshakeError::UnsupportedVersion(found));
+            }
             Err(error) => {
-                tracing::warn!(%error, "malformed agent message before hello");
+                // Debug formatting escapes the control characters that the reason may quote.
+                if malformed.record(tokio::time::Instant::now()) {
+                    tracing::warn!(error = ?error.to_string(), "malformed agent message before hello");
+                }
                 reply_error(socket, error.message_id(), error.code(), &error.to_string()).await;
             }
             Ok(envelope) => {

@@ -4,6 +4,7 @@
 //! Not for: what a message does to the database, which lives in `hosts`, `updates` and `jobs`.
 
 mod handshake;
+mod malformed;
 mod registry;
 mod session;
 
@@ -19,9 +20,9 @@ pub use registry::{Registration, Registry, SendError};
 
 use crate::state::AppState;
 
-/// Maximum size of one incoming message or frame. An update report of a few thousand packages
-/// fits easily; a larger frame closes the connection.
-const MAX_MESSAGE_SIZE: usize = 1024 * 1024;
+/// Maximum size of one incoming message or frame, the same limit as the agent's. A larger one
+/// closes the connection.
+const MAX_MESSAGE_SIZE: usize = sysmanage_protocol::MAX_MESSAGE_SIZE;
 
 /// Size of the read and write buffers of one connection.
 const BUFFER_SIZE: usize = 16 * 1024;
@@ -29,6 +30,14 @@ const BUFFER_SIZE: usize = 16 * 1024;
 /// Maximum bytes queued for writing before a send fails, so that a stalled agent cannot make the
 /// server buffer without limit.
 const MAX_WRITE_BUFFER_SIZE: usize = 2 * MAX_MESSAGE_SIZE;
+
+/// Returns whether a receive error means that the agent sent a message or frame over
+/// [`MAX_MESSAGE_SIZE`].
+fn is_message_too_large(error: &axum::Error) -> bool {
+    // NOTE: axum hides the tungstenite error type, so this matches the text of tungstenite's
+    // `CapacityError::MessageTooLong` ("Message too long: N > M", tungstenite 0.26 to 0.29).
+    error.to_string().contains("Message too long")
+}
 
 /// `GET /agent/connect`: upgrades to a WebSocket and runs the agent session in a span that
 /// carries the peer address and, once known, the host id.

@@ -11,6 +11,7 @@ use sysmanage_protocol::{
 use tokio::time::Instant;
 
 use super::handshake::{self, message_type};
+use super::malformed::MalformedFrames;
 use crate::state::AppState;
 use crate::{hosts, jobs, updates};
 
@@ -88,7 +89,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
     tracing::Span::current().record("host_id", host.id);
     tracing::info!(
         approval = host.approval.as_str(),
-        agent_version = %verified.hello.agent_version,
+        agent_version = ?verified.hello.agent_version,
         "agent connected"
     );
 
@@ -104,6 +105,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         socket,
         state,
         host_id: host.id,
+        malformed: MalformedFrames::new(Instant::now()),
     };
     session
         .serve(&mut registration.receiver, host.approval)
@@ -117,6 +119,7 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         .state
         .liveness
         .disconnected(session.host_id, registration.connection_id);
+    session.malformed.finish();
     tracing::info!("agent disconnected");
 }
 
@@ -124,6 +127,7 @@ struct Session {
     socket: WebSocket,
     state: AppState,
     host_id: i64,
+    malformed: MalformedFrames,
 }
 
 /// Whether the read loop goes on after a frame.
@@ -195,6 +199,14 @@ impl Session {
                         last_frame = Instant::now();
                         self.handle_frame(message).await
                     }
+                    Some(Err(error)) if super::is_message_too_large(&error) => {
+                        tracing::warn!(
+                            max_bytes = super::MAX_MESSAGE_SIZE,
+                            "closing the connection because the agent sent a message that is too large"
+                        );
+                        self.close(close_code::SIZE, "message larger than the maximum of 8 MiB").await;
+                        Flow::Close
+                    }
                     Some(Err(error)) => {
                         tracing::debug!(%error, "agent connection failed");
                         Flow::Close
@@ -252,7 +264,9 @@ impl Session {
         match frame {
             Message::Text(text) => self.handle_text(text.as_str()).await,
             Message::Binary(_) => {
-                tracing::warn!("agent sent a binary frame");
+                if self.malformed.record(Instant::now()) {
+                    tracing::warn!("agent sent a binary frame");
+                }
                 self.reply_error(
                     None,
                     ErrorCode::MalformedMessage,
@@ -270,7 +284,10 @@ impl Session {
         let envelope = match decode::<AgentMessage>(text) {
             Ok(envelope) => envelope,
             Err(error) => {
-                tracing::warn!(%error, "malformed agent message");
+                // Debug formatting escapes the control characters that the reason may quote.
+                if self.malformed.record(Instant::now()) {
+                    tracing::warn!(error = ?error.to_string(), "malformed agent message");
+                }
                 self.reply_error(error.message_id(), error.code(), &error.to_string())
                     .await;
                 return Flow::Continue;
@@ -297,7 +314,7 @@ impl Session {
                 tracing::warn!(
                     code = ?reply.code,
                     in_reply_to = ?reply.in_reply_to,
-                    message = %reply.message,
+                    message = ?reply.message,
                     "agent could not process a server message"
                 );
                 Flow::Continue

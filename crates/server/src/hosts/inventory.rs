@@ -26,7 +26,7 @@ impl InventoryError {
     pub fn into_reply(self) -> (ErrorCode, String) {
         match &self {
             Self::Invalid(reason) => {
-                tracing::warn!(%reason, "rejected an invalid inventory");
+                tracing::warn!(reason = ?reason, "rejected an invalid inventory");
                 (ErrorCode::InvalidRequest, self.to_string())
             }
             Self::NotApproved => (ErrorCode::NotApproved, self.to_string()),

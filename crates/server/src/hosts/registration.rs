@@ -219,7 +219,7 @@ async fn insert_new(state: &AppState, hello: &Hello, public_key: &str) -> Result
 
     tracing::info!(
         host_id = inserted.id,
-        hostname = %inserted.hostname,
+        hostname = ?inserted.hostname,
         approval = approval.as_str(),
         conflict_with_host_id = ?inserted.conflict_with_host_id,
         "new host registered"

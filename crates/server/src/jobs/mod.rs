@@ -62,7 +62,7 @@ impl JobMessageError {
                 (ErrorCode::InvalidRequest, self.to_string())
             }
             Self::Invalid(reason) => {
-                tracing::warn!(%reason, "rejected an invalid job result");
+                tracing::warn!(reason = ?reason, "rejected an invalid job result");
                 (ErrorCode::InvalidRequest, self.to_string())
             }
             Self::Database(error) => {

@@ -41,7 +41,7 @@ impl ReportError {
     pub fn into_reply(self) -> (ErrorCode, String) {
         match &self {
             Self::Invalid(reason) => {
-                tracing::warn!(%reason, "rejected an invalid update report");
+                tracing::warn!(reason = ?reason, "rejected an invalid update report");
                 (ErrorCode::InvalidRequest, self.to_string())
             }
             Self::NotApproved => (ErrorCode::NotApproved, self.to_string()),

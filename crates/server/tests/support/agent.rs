@@ -132,6 +132,15 @@ impl AgentConnection {
             .unwrap();
     }
 
+    /// Sends one raw text frame and returns whether the send succeeded, for frames that the
+    /// server may close the connection on while they are still being written.
+    pub async fn try_send_text(&mut self, text: &str) -> bool {
+        self.socket
+            .send(Message::Text(text.to_owned().into()))
+            .await
+            .is_ok()
+    }
+
     /// Sends one binary frame.
     pub async fn send_binary(&mut self, bytes: &[u8]) {
         self.socket
