@@ -4,11 +4,13 @@
 //! stable for scripts, `message` is for people, and `field` names the invalid request field.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// An error returned by an API handler.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0} not found")]
     NotFound(String),
+    #[error("method {method} is not allowed on {path}")]
+    MethodNotAllowed { method: String, path: String },
     /// A request field failed validation.
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
@@ -56,6 +60,7 @@ impl ApiError {
             Self::Forbidden | Self::AdminRequired => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -70,6 +75,7 @@ impl ApiError {
             Self::AdminRequired => "admin_required",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Invalid { .. } => "invalid",
             Self::Conflict(_) => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
@@ -156,7 +162,7 @@ impl From<JsonRejection> for ApiError {
 /// NOTE: this reads the text of `serde_json` and `serde_path_to_error` messages ("missing field
 /// `x`", "x.y: invalid type ..."), so a message in another shape is reported on the field `body`.
 fn json_error_field(message: &str) -> (String, String) {
-    for marker in ["missing field `", "unknown field `"] {
+    for marker in ["missing field `", "unknown field `", "duplicate field `"] {
         if let Some(start) = message.find(marker) {
             let name = &message[start + marker.len()..];
             if let Some(end) = name.find('`') {
@@ -179,6 +185,33 @@ impl From<PathRejection> for ApiError {
     }
 }
 
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let text = rejection.body_text();
+        let message = text
+            .strip_prefix(QUERY_ERROR_PREFIX)
+            .unwrap_or(&text)
+            .to_owned();
+        query_error(&message)
+    }
+}
+
+/// Prefix that axum puts before serde's message in a query string error.
+const QUERY_ERROR_PREFIX: &str = "Failed to deserialize query string: ";
+
+/// Returns the error for a query string that does not deserialize: a 422 naming the parameter
+/// when serde's `message` names one (an unknown or repeated parameter), and the parameter
+/// `query` otherwise.
+pub fn query_error(message: &str) -> ApiError {
+    let (field, message) = json_error_field(message);
+    let field = if field == "body" {
+        "query".to_owned()
+    } else {
+        field
+    };
+    ApiError::Invalid { field, message }
+}
+
 /// `axum::Json` whose rejections are [`ApiError`] bodies: a field that fails to deserialize is
 /// a 422 naming the field, and a body that is not JSON is a 400.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
@@ -189,3 +222,36 @@ pub struct ApiJson<T>(pub T);
 #[derive(Debug, Clone, Copy, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query` whose rejection is an [`ApiError`] body: an unknown or repeated
+/// parameter is a 422 naming it.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// A JSON body that may be left out: an empty body, with or without
+/// `Content-Type: application/json`, reads as `T::default()`. Any other body is read as by
+/// [`ApiJson`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        let bytes = Bytes::from_request(Request::new(body), state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let request = Request::from_parts(parts, Body::from(bytes));
+        let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}

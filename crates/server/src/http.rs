@@ -1,10 +1,12 @@
 //! The HTTP router: public routes, privileged routes behind the token middleware, and the agent
 //! WebSocket endpoint.
 
+use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{agents, auth, events, hosts, jobs, ui, updates, users};
 
@@ -29,7 +31,22 @@ pub fn router(state: AppState) -> Router {
         .merge(events::public_routes())
         .merge(ui::routes())
         .merge(privileged)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// Returns a JSON 404 for a path that no route matches.
+async fn route_not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("route {}", uri.path()))
+}
+
+/// Returns a JSON 405 for a known path requested with a method it does not take.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 /// Public liveness probe for load balancers. Says nothing about the fleet.

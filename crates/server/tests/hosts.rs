@@ -4,6 +4,7 @@
 
 mod support;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
@@ -69,6 +70,9 @@ async fn list_filters_sorts_and_pages() {
             ("approval=maybe", "approval"),
             ("offset=-1", "offset"),
             ("limit=501", "limit"),
+            ("stauts=down", "stauts"),
+            ("limit=1&limit=2", "limit"),
+            ("limit=abc", "limit"),
         ] {
             let (status, body) = api.get(&format!("/hosts?{query}")).await;
             assert_eq!(status, 422, "{query}: {body}");
@@ -76,6 +80,83 @@ async fn list_filters_sorts_and_pages() {
         }
         let (status, _) = api.get("/hosts/999999").await;
         assert_eq!(status, 404);
+    }
+}
+
+#[tokio::test]
+async fn huge_page_offsets_rejected() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let host_id = TestAgent::new("web1").connect(&server).await.host_id();
+
+        let cases = [
+            ("offset=9223372036854775808", "offset"),
+            ("offset=18446744073709551615", "offset"),
+            ("page=99999999999999999&per_page=500", "page"),
+            ("page=18446744073709551615&per_page=2", "page"),
+        ];
+        let lists = [
+            "/hosts".to_owned(),
+            "/updates".to_owned(),
+            "/jobs".to_owned(),
+            format!("/hosts/{host_id}/events"),
+            format!("/hosts/{host_id}/updates"),
+        ];
+        for list in &lists {
+            for (query, field) in cases {
+                let (status, body) = api.get(&format!("{list}?{query}")).await;
+                assert_eq!(status, 422, "{backend:?} {list}?{query}: {body}");
+                assert_eq!(body["error"]["field"], field, "{list}?{query}: {body}");
+            }
+        }
+
+        let last = api.get_ok(&format!("/hosts?offset={}", i64::MAX)).await;
+        assert_eq!(
+            last["items"].as_array().unwrap().len(),
+            0,
+            "{backend:?}: {last}"
+        );
+        assert_eq!(last["total"], 1);
+    }
+}
+
+#[tokio::test]
+async fn invalid_requests_get_json_errors() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let host_id = TestAgent::new("web1").connect(&server).await.host_id();
+
+        for path in ["/hosts/abc", "/hosts/abc/events", "/hosts/abc/updates"] {
+            let (status, body) = api.get(path).await;
+            assert_eq!(status, 400, "{backend:?} {path}: {body}");
+            assert_eq!(body["error"]["code"], "bad_request", "{path}: {body}");
+        }
+        let (status, body) = api.get(&format!("/hosts/{host_id}/events?limt=5")).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["field"], "limt", "{body}");
+
+        let approve = format!("/hosts/{host_id}/approve");
+        let (status, _, body) = api
+            .request_raw(Method::POST, &approve, Some("application/json"), "")
+            .await;
+        assert_eq!(status, 200, "{backend:?}: empty body reads as {{}}: {body}");
+        assert_eq!(body["approval"], "approved");
+        let (status, content_type, body) = api
+            .request_raw(Method::POST, &approve, Some("application/json"), "{")
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(content_type, "application/json");
+
+        let (status, body) = api.get("/no/such/route").await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
+        let (status, body) = api.request(Method::PUT, "/hosts", None).await;
+        assert_eq!(status, 405, "{body}");
+        assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+
+        api.get_ok("/hosts").await;
     }
 }
 

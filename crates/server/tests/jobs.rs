@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
@@ -330,7 +331,7 @@ async fn install_validation_names_field() {
             (json!({"packages": []}), "packages"),
             (json!({"all": true, "security_only": true}), "body"),
             (json!({}), "body"),
-            (json!({"everything": true}), "body"),
+            (json!({"everything": true}), "everything"),
         ];
         for (body, field) in cases {
             let (status, reply) = api.post(&path, body.clone()).await;
@@ -357,5 +358,36 @@ async fn install_validation_names_field() {
         let (status, reply) = api.get("/jobs?state=done").await;
         assert_eq!(status, 422);
         assert_eq!(reply["error"]["field"], "state");
+
+        for (path, content_type, body) in [
+            (path.as_str(), Some("application/json"), "{not json"),
+            (path.as_str(), Some("application/json"), ""),
+            (path.as_str(), None, r#"{"all": true}"#),
+            (
+                "/hosts/abc/updates/install",
+                Some("application/json"),
+                r#"{"all": true}"#,
+            ),
+        ] {
+            let (status, response_type, reply) = api
+                .request_raw(Method::POST, path, content_type, body)
+                .await;
+            assert_eq!(status, 400, "{backend:?} {path} {body:?}: {reply}");
+            assert_eq!(response_type, "application/json", "{path} {body:?}");
+            assert_eq!(reply["error"]["code"], "bad_request", "{path} {body:?}");
+        }
+        let (status, reply) = api.get("/jobs/abc").await;
+        assert_eq!(status, 400, "{reply}");
+        assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
+        for (query, field) in [
+            ("stat=queued", "stat"),
+            ("state=queued&state=failed", "state"),
+            ("offset=18446744073709551615", "offset"),
+        ] {
+            let (status, reply) = api.get(&format!("/jobs?{query}")).await;
+            assert_eq!(status, 422, "{backend:?} {query}: {reply}");
+            assert_eq!(reply["error"]["field"], field, "{query}: {reply}");
+        }
+        api.get_ok("/jobs").await;
     }
 }

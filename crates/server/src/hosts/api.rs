@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
@@ -13,11 +13,11 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{HostInventory, ResourceSnapshot};
 
-use super::{Pagination, approval};
+use super::{PagedQuery, approval};
 use crate::api_time::{rfc3339, rfc3339_opt};
 use crate::auth::CurrentUser;
 use crate::db::entities::{host, host_event, host_update};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiPath, ApiResult, OptionalApiJson};
 use crate::state::AppState;
 
 /// A host as the API returns it.
@@ -83,6 +83,7 @@ pub struct PageView<T> {
 
 /// Filters and order of `GET /hosts`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HostFilter {
     /// `up`, `down` or `unknown`.
     pub status: Option<String>,
@@ -361,8 +362,7 @@ fn host_order(sort: Option<&str>) -> ApiResult<(host::Column, sea_orm::Order)> {
 /// `sort`.
 pub async fn list_hosts(
     State(state): State<AppState>,
-    Query(pagination): Query<Pagination>,
-    Query(filter): Query<HostFilter>,
+    PagedQuery { pagination, filter }: PagedQuery<HostFilter>,
 ) -> ApiResult<Json<PageView<HostView>>> {
     let (limit, offset) = pagination.resolve()?;
     let condition = host_condition(&filter)?;
@@ -388,7 +388,7 @@ pub async fn list_hosts(
 /// `GET /hosts/{id}`.
 pub async fn get_host(
     State(state): State<AppState>,
-    Path(host_id): Path<i64>,
+    ApiPath(host_id): ApiPath<i64>,
 ) -> ApiResult<Json<HostDetailView>> {
     Ok(Json(host_detail_view(&state, host_id).await?))
 }
@@ -397,11 +397,11 @@ pub async fn get_host(
 pub async fn approve_host(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(host_id): Path<i64>,
-    body: Option<Json<ApproveRequest>>,
+    ApiPath(host_id): ApiPath<i64>,
+    OptionalApiJson(request): OptionalApiJson<ApproveRequest>,
 ) -> ApiResult<Json<HostView>> {
     user.require_admin()?;
-    let replace = body.is_some_and(|Json(request)| request.replace);
+    let replace = request.replace;
     approval::approve(&state, host_id, replace, &user.userid).await?;
     Ok(Json(host_view(&state, host_id).await?))
 }
@@ -410,7 +410,7 @@ pub async fn approve_host(
 pub async fn reject_host(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(host_id): Path<i64>,
+    ApiPath(host_id): ApiPath<i64>,
 ) -> ApiResult<Json<HostView>> {
     user.require_admin()?;
     approval::reject(&state, host_id, &user.userid).await?;
@@ -421,7 +421,7 @@ pub async fn reject_host(
 pub async fn delete_host(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(host_id): Path<i64>,
+    ApiPath(host_id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     user.require_admin()?;
     approval::delete(&state, host_id, &user.userid).await?;
@@ -438,11 +438,16 @@ pub struct EventView {
     pub detail: Option<String>,
 }
 
+/// Query of a list endpoint that takes only pagination parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFilter {}
+
 /// `GET /hosts/{id}/events`: the host's history, newest first.
 pub async fn list_events(
     State(state): State<AppState>,
-    Path(host_id): Path<i64>,
-    Query(pagination): Query<Pagination>,
+    ApiPath(host_id): ApiPath<i64>,
+    PagedQuery { pagination, .. }: PagedQuery<NoFilter>,
 ) -> ApiResult<Json<PageView<EventView>>> {
     let (limit, offset) = pagination.resolve()?;
     if host::Entity::find_by_id(host_id)

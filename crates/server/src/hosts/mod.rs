@@ -9,16 +9,19 @@ mod inventory;
 mod registration;
 
 use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sysmanage_protocol::Approval;
 
 pub use inventory::{InventoryError, store_inventory, validate_inventory};
 pub use registration::{AgentHost, register_agent};
 
 use crate::db::entities::{host, host_event};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, query_error};
 use crate::state::AppState;
 
 /// Routes of the hosts API, mounted behind the token middleware.
@@ -76,9 +79,14 @@ pub const DEFAULT_LIMIT: u64 = 50;
 /// Maximum number of items per page of a list endpoint.
 pub const MAX_LIMIT: u64 = 500;
 
+/// Maximum offset of a list endpoint. The databases take a signed 64-bit offset, so anything
+/// above `i64::MAX` cannot be sent to them.
+pub const MAX_OFFSET: u64 = i64::MAX.unsigned_abs();
+
 /// Pagination query parameters shared by the list endpoints: `limit` and `offset`, or `page`
 /// (from 1) and `per_page`. Values are strings so that an invalid one gets an error naming it.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Pagination {
     pub limit: Option<String>,
     pub offset: Option<String>,
@@ -87,7 +95,8 @@ pub struct Pagination {
 }
 
 impl Pagination {
-    /// Returns `(limit, offset)`, with `limit` between 1 and [`MAX_LIMIT`].
+    /// Returns `(limit, offset)`, with `limit` between 1 and [`MAX_LIMIT`] and `offset` at most
+    /// [`MAX_OFFSET`].
     pub fn resolve(&self) -> ApiResult<(u64, u64)> {
         let per_page = match (&self.limit, &self.per_page) {
             (Some(limit), _) => parse_param::<u64>("limit", limit)?,
@@ -106,18 +115,90 @@ impl Pagination {
             ));
         }
         let offset = match (&self.offset, &self.page) {
-            (Some(offset), _) => parse_param::<u64>("offset", offset)?,
+            (Some(offset), _) => {
+                let offset = parse_param::<u64>("offset", offset)?;
+                if offset > MAX_OFFSET {
+                    return Err(ApiError::invalid(
+                        "offset",
+                        format!("must be at most {MAX_OFFSET}"),
+                    ));
+                }
+                offset
+            }
             (None, Some(page)) => {
                 let page = parse_param::<u64>("page", page)?;
                 if page == 0 {
                     return Err(ApiError::invalid("page", "pages are numbered from 1"));
                 }
-                (page - 1).saturating_mul(per_page)
+                (page - 1)
+                    .checked_mul(per_page)
+                    .filter(|offset| *offset <= MAX_OFFSET)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "page",
+                            format!(
+                                "page {page} of {per_page} items starts after item {MAX_OFFSET}"
+                            ),
+                        )
+                    })?
             }
             (None, None) => 0,
         };
         Ok((per_page, offset))
     }
+}
+
+/// Names of the [`Pagination`] query parameters.
+const PAGINATION_PARAMS: [&str; 4] = ["limit", "offset", "page", "per_page"];
+
+/// Query string of a list endpoint: [`Pagination`] plus the endpoint's filter `F`.
+///
+/// The parameters are split by name before deserializing, because serde does not support
+/// `flatten` together with `deny_unknown_fields`. `F` should deny unknown fields, so that a misspelled filter is a 422
+/// naming it instead of a silently unfiltered list.
+#[derive(Debug)]
+pub struct PagedQuery<F> {
+    pub pagination: Pagination,
+    pub filter: F,
+}
+
+impl<S, F> FromRequestParts<S> for PagedQuery<F>
+where
+    S: Send + Sync,
+    F: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(|error| query_error(&error.to_string()))?;
+        let (pagination, filter): (Vec<_>, Vec<_>) = pairs
+            .into_iter()
+            .partition(|(name, _)| PAGINATION_PARAMS.contains(&name.as_str()));
+        Ok(Self {
+            pagination: deserialize_pairs(&pagination)?,
+            filter: deserialize_pairs(&filter).map_err(|error| match error {
+                ApiError::Invalid { field, message } if message.starts_with("unknown field") => {
+                    ApiError::Invalid {
+                        field,
+                        message: format!(
+                            "{message}, or one of {}",
+                            PAGINATION_PARAMS.map(|name| format!("`{name}`")).join(", ")
+                        ),
+                    }
+                }
+                other => other,
+            })?,
+        })
+    }
+}
+
+/// Deserializes query parameters, already split into pairs, into `T`.
+fn deserialize_pairs<T: DeserializeOwned>(pairs: &[(String, String)]) -> ApiResult<T> {
+    let query = serde_urlencoded::to_string(pairs)
+        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
+    serde_urlencoded::from_str(&query).map_err(|error| query_error(&error.to_string()))
 }
 
 /// Parses one query parameter, with an error that names it.
@@ -162,6 +243,54 @@ mod tests {
         match pagination.resolve() {
             Err(ApiError::Invalid { field, .. }) => assert_eq!(field, "limit"),
             other => panic!("expected an invalid limit, got {other:?}"),
+        }
+    }
+
+    fn invalid_field(pagination: &Pagination) -> String {
+        match pagination.resolve() {
+            Err(ApiError::Invalid { field, .. }) => field,
+            other => panic!("expected an invalid parameter, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn offset_above_i64_max_names_offset() {
+        for offset in ["9223372036854775808", "18446744073709551615"] {
+            let pagination = Pagination {
+                offset: Some(offset.into()),
+                ..Pagination::default()
+            };
+            assert_eq!(invalid_field(&pagination), "offset", "offset {offset}");
+        }
+    }
+
+    #[test]
+    fn offset_of_i64_max_is_accepted() {
+        let pagination = Pagination {
+            offset: Some(i64::MAX.to_string()),
+            ..Pagination::default()
+        };
+        assert_eq!(pagination.resolve().unwrap(), (DEFAULT_LIMIT, MAX_OFFSET));
+    }
+
+    #[test]
+    fn overflowing_page_names_page() {
+        let cases = [
+            ("99999999999999999", "500"),
+            ("18446744073709551615", "2"),
+            ("18446744073709551615", "1"),
+        ];
+        for (page, per_page) in cases {
+            let pagination = Pagination {
+                page: Some(page.into()),
+                per_page: Some(per_page.into()),
+                ..Pagination::default()
+            };
+            assert_eq!(
+                invalid_field(&pagination),
+                "page",
+                "page {page} per_page {per_page}"
+            );
         }
     }
 }

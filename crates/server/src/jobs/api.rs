@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::api_time::{rfc3339, rfc3339_opt};
 use crate::db::entities::{host, job, job_package};
-use crate::error::{ApiError, ApiResult};
-use crate::hosts::{Pagination, parse_param};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::hosts::{PagedQuery, parse_param};
 use crate::state::AppState;
 
 /// A job as the API returns it. `packages` and `output_tail` are filled by `GET /jobs/{id}`
@@ -72,6 +72,7 @@ pub struct JobPage {
 
 /// Filters of `GET /jobs`.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobFilter {
     pub host_id: Option<String>,
     pub state: Option<String>,
@@ -114,8 +115,7 @@ fn view(model: job::Model, hostname: Option<String>) -> JobView {
 /// `GET /jobs`: jobs newest first, filtered by `host_id` and `state`.
 pub async fn list_jobs(
     State(state): State<AppState>,
-    Query(pagination): Query<Pagination>,
-    Query(filter): Query<JobFilter>,
+    PagedQuery { pagination, filter }: PagedQuery<JobFilter>,
 ) -> ApiResult<Json<JobPage>> {
     let (limit, offset) = pagination.resolve()?;
     let mut condition = Condition::all();
@@ -173,7 +173,7 @@ pub async fn list_jobs(
 /// `GET /jobs/{id}`: one job with its per-package results and output tail.
 pub async fn get_job(
     State(state): State<AppState>,
-    Path(job_id): Path<i64>,
+    ApiPath(job_id): ApiPath<i64>,
 ) -> ApiResult<Json<JobView>> {
     let model = job::Entity::find_by_id(job_id)
         .one(&state.db)

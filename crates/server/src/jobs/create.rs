@@ -2,8 +2,7 @@
 
 use std::collections::HashSet;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
@@ -17,7 +16,7 @@ use super::delivery::mark_sent;
 use super::job_state;
 use crate::auth::CurrentUser;
 use crate::db::entities::{host, job, job_package};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::events::{self, Event};
 use crate::hosts::parse_approval;
 use crate::state::AppState;
@@ -28,7 +27,7 @@ const MAX_PACKAGES: usize = 1000;
 /// Request body: exactly one of `packages`, `all: true` or `security_only: true`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct InstallBody {
+pub struct InstallBody {
     packages: Option<Vec<PackageBody>>,
     all: Option<bool>,
     security_only: Option<bool>,
@@ -52,11 +51,9 @@ pub struct JobCreated {
     pub state: &'static str,
 }
 
-/// Parses and validates the body into an install request. Errors name the field, such as
+/// Validates the body and turns it into an install request. Errors name the field, such as
 /// `packages[0].version`.
-fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
-    let body: InstallBody = serde_json::from_slice(body)
-        .map_err(|error| ApiError::invalid("body", format!("invalid JSON: {error}")))?;
+fn validate_request(body: InstallBody) -> ApiResult<InstallRequest> {
     let forms = [
         body.packages.is_some(),
         body.all == Some(true),
@@ -124,11 +121,11 @@ fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
 pub async fn create_job(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(host_id): Path<i64>,
-    body: Bytes,
+    ApiPath(host_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<(StatusCode, Json<JobCreated>)> {
     user.require_admin()?;
-    let request = parse_request(&body)?;
+    let request = validate_request(body)?;
     let model = host::Entity::find_by_id(host_id)
         .one(&state.db)
         .await?
@@ -231,6 +228,10 @@ async fn insert_job(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_request(body: &[u8]) -> ApiResult<InstallRequest> {
+        validate_request(serde_json::from_slice(body).unwrap())
+    }
 
     fn field_of(body: &str) -> String {
         match parse_request(body.as_bytes()) {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use sea_orm::{
@@ -14,8 +14,8 @@ use sysmanage_protocol::{Approval, ServerMessage};
 use crate::agents::SendError;
 use crate::auth::CurrentUser;
 use crate::db::entities::{host, host_update};
-use crate::error::{ApiError, ApiResult};
-use crate::hosts::{Pagination, parse_approval, parse_bool_param, parse_param};
+use crate::error::{ApiError, ApiPath, ApiResult};
+use crate::hosts::{PagedQuery, Pagination, parse_approval, parse_bool_param, parse_param};
 use crate::state::AppState;
 
 /// One pending update as the API returns it.
@@ -47,9 +47,12 @@ pub struct UpdatePage {
 
 /// Filters of the update lists. `host_id` applies to `GET /updates` only.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateFilter {
     pub host_id: Option<String>,
     pub manager: Option<String>,
+    /// Exact package name, such as `openssl`.
+    pub name: Option<String>,
     /// `true` for security updates only, `false` for the others.
     pub security: Option<String>,
     /// `available`, `held` or `deferred`.
@@ -70,6 +73,11 @@ fn update_condition(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Co
         sysmanage_protocol::validate_manager(manager)
             .map_err(|error| ApiError::invalid("manager", error.to_string()))?;
         condition = condition.add(host_update::Column::Manager.eq(manager));
+    }
+    if let Some(name) = &filter.name {
+        sysmanage_protocol::validate_package_name(name)
+            .map_err(|error| ApiError::invalid("name", error.to_string()))?;
+        condition = condition.add(host_update::Column::Name.eq(name));
     }
     if let Some(security) = &filter.security {
         let security = parse_bool_param("security", security)?;
@@ -153,24 +161,22 @@ async fn find_host(state: &AppState, host_id: i64) -> ApiResult<host::Model> {
         .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))
 }
 
-/// `GET /updates`: pending updates of the whole fleet, filtered by `host_id`, `manager`,
+/// `GET /updates`: pending updates of the whole fleet, filtered by `host_id`, `manager`, `name`,
 /// `security` and `status`.
 pub async fn list_updates(
     State(state): State<AppState>,
-    Query(pagination): Query<Pagination>,
-    Query(filter): Query<UpdateFilter>,
+    PagedQuery { pagination, filter }: PagedQuery<UpdateFilter>,
 ) -> ApiResult<Json<UpdatePage>> {
     let condition = update_condition(&filter, None)?;
     Ok(Json(query_updates(&state, condition, &pagination).await?))
 }
 
-/// `GET /hosts/{id}/updates`: pending updates of one host, filtered by `manager`, `security`
-/// and `status`.
+/// `GET /hosts/{id}/updates`: pending updates of one host, filtered by `manager`, `name`,
+/// `security` and `status`.
 pub async fn list_host_updates(
     State(state): State<AppState>,
-    Path(host_id): Path<i64>,
-    Query(pagination): Query<Pagination>,
-    Query(filter): Query<UpdateFilter>,
+    ApiPath(host_id): ApiPath<i64>,
+    PagedQuery { pagination, filter }: PagedQuery<UpdateFilter>,
 ) -> ApiResult<Json<UpdatePage>> {
     find_host(&state, host_id).await?;
     let condition = update_condition(&filter, Some(host_id))?;
@@ -189,7 +195,7 @@ pub struct RefreshAccepted {
 pub async fn refresh_updates(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
-    Path(host_id): Path<i64>,
+    ApiPath(host_id): ApiPath<i64>,
 ) -> ApiResult<(StatusCode, Json<RefreshAccepted>)> {
     user.require_admin()?;
     let model = find_host(&state, host_id).await?;

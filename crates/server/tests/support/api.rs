@@ -51,6 +51,42 @@ impl ApiClient {
         (status, body)
     }
 
+    /// Sends `body` as it is, with `content_type` when given, and returns the status, the
+    /// `Content-Type` of the response and its JSON body (`Null` when empty).
+    pub async fn request_raw(
+        &mut self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, String, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base_url, path))
+            .bearer_auth(&self.token)
+            .body(body.to_owned());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        if let Some(next) = response.headers().get("X_Reauthorization") {
+            next.to_str().unwrap().clone_into(&mut self.token);
+        }
+        let status = response.status();
+        let response_type = response
+            .headers()
+            .get("content-type")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, response_type, body)
+    }
+
     pub async fn get(&mut self, path: &str) -> (StatusCode, Value) {
         self.request(Method::GET, path, None).await
     }
