@@ -1,10 +1,11 @@
 //! The HTTP router: public routes, privileged routes behind the token middleware, and the agent
 //! WebSocket endpoint.
 
-use axum::http::{Method, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,16 +25,54 @@ pub fn router(state: AppState) -> Router {
             auth::require_token,
         ));
 
-    Router::new()
+    let ui = ui::routes().layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(UI_CONTENT_SECURITY_POLICY),
+    ));
+
+    let router = Router::new()
         .route("/login", post(auth::login))
         .route("/health", get(health))
         .route(sysmanage_protocol::CONNECT_PATH, get(agents::connect))
         .merge(events::public_routes())
-        .merge(ui::routes())
+        .merge(ui)
         .merge(privileged)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    with_security_headers(router)
+}
+
+/// Content-Security-Policy of the web UI. Styles allow `'unsafe-inline'` because Mantine sets
+/// inline styles at run time, and images allow `data:` URLs for inline icons.
+pub const UI_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Content-Security-Policy of every other response: JSON and event streams load nothing.
+const API_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Adds headers that stop browsers from sniffing content types, framing pages and sending the
+/// URL as a referrer, on every response.
+fn with_security_headers(router: Router) -> Router {
+    let headers = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    let router = headers.into_iter().fold(
+        router,
+        |router, (name, value): (HeaderName, &'static str)| {
+            router.layer(SetResponseHeaderLayer::overriding(
+                name,
+                HeaderValue::from_static(value),
+            ))
+        },
+    );
+    router.layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(API_CONTENT_SECURITY_POLICY),
+    ))
 }
 
 /// Returns a JSON 404 for a path that no route matches.

@@ -55,3 +55,35 @@ async fn sqlite_pragmas_on_every_connection() {
         assert_eq!(journal_mode, "wal");
     }
 }
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    for path in ["/health", "/ui/", "/ui/hosts/7", "/hosts", "/no/such/route"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        let headers = response.headers();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        let policy = header("content-security-policy");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        if path.starts_with("/ui/") {
+            assert_eq!(
+                policy,
+                sysmanage_server::http::UI_CONTENT_SECURITY_POLICY,
+                "{path}"
+            );
+        } else {
+            assert!(policy.starts_with("default-src 'none'"), "{path}: {policy}");
+        }
+    }
+}
