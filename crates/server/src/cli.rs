@@ -2,7 +2,7 @@
 //! logging set-up they share.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -59,7 +59,9 @@ pub fn init_tracing(log: &LogConfig, rust_log: Option<&str>) -> anyhow::Result<(
         .with_context(|| format!("invalid log filter {directives:?} in RUST_LOG or log.level"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only help on a terminal and clutter log files and journals.
+        .with_ansi(std::io::stderr().is_terminal());
     // `try_init` fails when a global subscriber is already set, and the first one stays.
     let _ = if log.format == "json" {
         builder.json().try_init()

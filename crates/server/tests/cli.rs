@@ -275,6 +275,10 @@ fn misspelt_variable_only_warns() {
     let message = stderr(&output);
     assert!(message.contains("SYSMANAGE_DATABSE_URL"), "{message}");
     assert!(message.contains("SYSMANAGE_DATABASE_URL"), "{message}");
+    assert!(
+        !message.contains('\x1b'),
+        "stderr is a pipe, so the log must have no colour codes: {message:?}"
+    );
 }
 
 /// A `serve` process whose JSON log lines arrive on a channel.
