@@ -29,6 +29,12 @@ pub const NONCE_LEN: usize = 32;
 /// closes the connection, so an agent must keep each message it sends under this size.
 pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 
+/// Maximum number of updates of one manager in an [`UpdateReport`]. The server rejects a report
+/// with more. At about 220 bytes of JSON per update with typical names and versions, this many
+/// take about 4.4 MB and fit in [`MAX_MESSAGE_SIZE`], but updates with long fields may not, so an
+/// agent checks the size of the report as well.
+pub const MAX_UPDATES_PER_MANAGER: usize = 20_000;
+
 /// Maximum number of disks, of network interfaces, and of addresses of one interface in a
 /// [`HostInventory`]. The server rejects an inventory with longer lists.
 pub const MAX_INVENTORY_ITEMS: usize = 256;

@@ -25,8 +25,8 @@ use crate::scanner::Scanner;
 /// Size of the WebSocket read and write buffers. Agent messages are small, so a small buffer
 /// keeps the memory per connection low on the server's side of the same library, and here.
 pub const BUFFER_SIZE: usize = 8 * 1024;
-/// Largest accepted message; an update report of a host with thousands of updates fits.
-pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+/// Maximum size of a message or frame, the same limit as the server's.
+pub const MAX_MESSAGE_SIZE: usize = sysmanage_protocol::MAX_MESSAGE_SIZE;
 /// Time limit for the TCP, TLS and WebSocket handshakes.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 

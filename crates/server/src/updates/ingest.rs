@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use sysmanage_protocol::{
-    Approval, ErrorCode, ManagerScan, ScanOutcome, UpdateInfo, UpdateReport, validate_manager,
-    validate_package_name, validate_version,
+    Approval, ErrorCode, MAX_UPDATES_PER_MANAGER, ManagerScan, ScanOutcome, UpdateInfo,
+    UpdateReport, validate_manager, validate_package_name, validate_version,
 };
 
 use crate::db::entities::{host, host_update};
@@ -15,8 +15,6 @@ use crate::events::{self, Event};
 use crate::hosts::parse_approval;
 use crate::state::AppState;
 
-/// Maximum updates accepted from one manager in one report.
-const MAX_UPDATES_PER_MANAGER: usize = 20_000;
 /// Maximum length in bytes of an architecture and of an origin.
 const MAX_ARCHITECTURE_LEN: usize = 64;
 const MAX_ORIGIN_LEN: usize = 256;
