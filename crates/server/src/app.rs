@@ -19,8 +19,19 @@ pub fn database_url(config: &Config) -> anyhow::Result<String> {
             config.data_dir.display()
         )
     })?;
-    let path = config.data_dir.join("sysmanage.sqlite");
-    Ok(format!("sqlite://{}?mode=rwc", path.display()))
+    Ok(sqlite_url(&default_sqlite_path(config)))
+}
+
+/// Returns the SQLite file used when `database.url` is unset.
+#[must_use]
+pub fn default_sqlite_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("sysmanage.sqlite")
+}
+
+/// Returns the URL that opens the SQLite file at `path`, creating it when missing.
+#[must_use]
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
 }
 
 /// Returns whether pending migrations are applied on start.
@@ -42,9 +53,7 @@ pub async fn build(
     admin_password: Option<String>,
 ) -> anyhow::Result<(Router, AppState)> {
     let url = database_url(&config)?;
-    let connection = db::connect(&url, config.database.max_connections.unwrap_or(10))
-        .await
-        .context("failed to connect to the database (check database.url)")?;
+    let connection = db::open(&url, config.database.max_connections.unwrap_or(10)).await?;
 
     let pending = db::pending_migrations(&connection).await?;
     if !pending.is_empty() {

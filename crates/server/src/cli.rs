@@ -85,10 +85,32 @@ pub async fn run_db(
     config: &Config,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let url = crate::app::database_url(config)?;
-    let connection = db::connect(&url, 1)
-        .await
-        .context("failed to connect to the database (check database.url)")?;
+    let reads_only = matches!(command, DbCommand::Status | DbCommand::History);
+    let url = if reads_only {
+        // Reporting must not create the data directory or an empty database as a side effect.
+        config
+            .database
+            .url
+            .clone()
+            .unwrap_or_else(|| crate::app::sqlite_url(&crate::app::default_sqlite_path(config)))
+    } else {
+        crate::app::database_url(config)?
+    };
+    if reads_only {
+        writeln!(out, "database: {}", db::describe_url(&url))?;
+        if let Some(path) = db::sqlite_path(&url)
+            && !path.exists()
+        {
+            writeln!(
+                out,
+                "no database at {}; run `sysmanage-server db upgrade` or start the server to \
+                 create it",
+                path.display()
+            )?;
+            return Ok(());
+        }
+    }
+    let connection = db::open(&url, 1).await?;
 
     match command {
         DbCommand::Upgrade => {

@@ -89,23 +89,40 @@ async fn db_commands_on_sqlite_file() {
     // A free port, so that `serve` reaches the schema check even when port 8000 is taken.
     let config = sqlite_config(dir.path(), "api:\n  listen: 127.0.0.1:0\n");
 
-    let status = run(&config, &["db", "status"]);
-    assert!(status.status.success(), "{}", stderr(&status));
-    assert_eq!(
-        stdout(&status),
-        format!("current revision: none\npending migrations: 2\n  {INITIAL}\n  {HOST_INVENTORY}\n")
+    let database = dir.path().join("server.sqlite");
+    let opened = format!("database: SQLite at {}\n", database.display());
+    let missing = format!(
+        "{opened}no database at {}; run `sysmanage-server db upgrade` or start the server to \
+         create it\n",
+        database.display()
     );
-    let history = run(&config, &["db", "history"]);
-    assert_eq!(
-        stdout(&history),
-        format!("pending  {INITIAL}\npending  {HOST_INVENTORY}\n")
-    );
+    for command in ["status", "history"] {
+        let report = run(&config, &["db", command]);
+        assert!(report.status.success(), "{}", stderr(&report));
+        assert_eq!(stdout(&report), missing, "db {command}");
+        assert!(!database.exists(), "db {command} created the database");
+    }
 
     let serve = run(&config, &["serve"]);
     assert!(!serve.status.success());
     let message = stderr(&serve);
     assert!(message.contains("sysmanage-server db upgrade"), "{message}");
     assert!(message.contains(INITIAL), "{message}");
+
+    let status = run(&config, &["db", "status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert_eq!(
+        stdout(&status),
+        format!(
+            "{opened}current revision: none\npending migrations: 2\n  {INITIAL}\n  \
+             {HOST_INVENTORY}\n"
+        )
+    );
+    let history = run(&config, &["db", "history"]);
+    assert_eq!(
+        stdout(&history),
+        format!("{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\n")
+    );
 
     let upgrade = run(&config, &["db", "upgrade"]);
     assert!(upgrade.status.success(), "{}", stderr(&upgrade));
@@ -120,12 +137,12 @@ async fn db_commands_on_sqlite_file() {
     let status = run(&config, &["db", "status"]);
     assert_eq!(
         stdout(&status),
-        format!("current revision: {HOST_INVENTORY}\npending migrations: none\n")
+        format!("{opened}current revision: {HOST_INVENTORY}\npending migrations: none\n")
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
-        format!("applied  {INITIAL}\napplied  {HOST_INVENTORY}\n")
+        format!("{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\n")
     );
 
     let keep = run(&config, &["db", "downgrade", "--to", HOST_INVENTORY]);
@@ -152,7 +169,7 @@ async fn db_commands_on_sqlite_file() {
     assert!(!table_exists(dir.path(), "users").await);
     let status = run(&config, &["db", "status"]);
     assert!(
-        stdout(&status).starts_with("current revision: none\n"),
+        stdout(&status).contains("current revision: none\n"),
         "{}",
         stdout(&status)
     );
@@ -260,6 +277,62 @@ fn bad_environment_value_names_variable() {
         "{message}"
     );
     assert!(message.contains("often"), "{message}");
+}
+
+#[test]
+fn db_status_creates_no_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("sysmanage-data");
+    let config = dir.path().join("sysmanage.yaml");
+    std::fs::write(&config, format!("data_dir: {}\n", data_dir.display())).unwrap();
+    let database = data_dir.join("sysmanage.sqlite");
+
+    let output = run(&config, &["db", "status"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert!(
+        report.starts_with(&format!("database: SQLite at {}\n", database.display())),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("no database at {}", database.display())),
+        "{report}"
+    );
+    assert!(
+        !data_dir.exists(),
+        "db status created {}",
+        data_dir.display()
+    );
+}
+
+#[test]
+fn unreachable_postgres_named_in_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sysmanage.yaml");
+    // Nothing listens on port 1 of the loopback address, so the connection is refused.
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\napi:\n  listen: 127.0.0.1:0\ndatabase:\n  url: \
+             \"postgres://sysmanage:hunter2secret@127.0.0.1:1/fleet\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+
+    for args in [&["serve"][..], &["db", "status"][..]] {
+        let output = run(&config, args);
+        assert!(!output.status.success(), "{args:?}");
+        let message = stderr(&output);
+        assert!(message.contains("127.0.0.1:1"), "{args:?}: {message}");
+        assert!(message.contains("database fleet"), "{args:?}: {message}");
+        assert!(
+            message.contains("connection refused"),
+            "{args:?}: {message}"
+        );
+        assert!(!message.contains("hunter2secret"), "{args:?}: {message}");
+        assert!(!message.contains("pool timed out"), "{args:?}: {message}");
+    }
 }
 
 #[test]
