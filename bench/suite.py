@@ -303,7 +303,10 @@ def merge_latency(summaries):
 
 
 def hold_interval_p99(fleet, since_elapsed):
-    """Returns the worst per-second heartbeat ack p99 seen after `since_elapsed` seconds."""
+    """Returns the worst per-second heartbeat ack p99 seen after `since_elapsed` seconds.
+
+    This is stricter than the p99 over the whole hold: one slow second decides it.
+    """
     worst = 0.0
     for path in fleet.stats_files:
         try:
@@ -670,7 +673,7 @@ def report_backend(backend, result, parameters):
             "",
             f"Heartbeat every {parameters['heartbeat_secs']} s, hold {parameters['hold_secs']} s per point after all agents connected.",
             "",
-            "| agents | connected after | server RSS | memory per agent | server CPU (share of one core) | load generator CPU | heartbeat ack p99 (hold) | ack p99 (whole run, with ramp) | hosts down |",
+            "| agents | connected after | server RSS | memory per agent | server CPU (share of one core) | load generator CPU | worst 1 s ack p99 in hold | ack p99 (whole run, with ramp) | hosts down |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for point in idle:
@@ -702,11 +705,11 @@ def report_backend(backend, result, parameters):
             "",
             f"{rate['agents']:,} agents at 1 s heartbeats: {rate['messages_per_sec']:,} heartbeats/s, server CPU "
             f"{rate['cpu_share_of_one_core']:.3f} of one core (load generators {rate['loadgen_cpu_share_of_one_core']:.3f}), "
-            f"ack p99 during the hold {rate['hold_ack_p99_ms']:.1f} ms (whole run p99 {rate['ack_p99_ms']:.1f} ms, max {rate['ack_max_ms']:.1f} ms).",
+            f"worst one-second ack p99 during the hold {rate['hold_ack_p99_ms']:.1f} ms (whole run p99 {rate['ack_p99_ms']:.1f} ms, max {rate['ack_max_ms']:.1f} ms).",
             f"Oldest `hosts.last_seen_at` of an up host was {rate['oldest_last_seen_age_ms']} ms old "
             f"({rate['up_hosts_in_database']:,} up hosts in the database).",
             "",
-            f"- Heartbeat ack p99 < 50 ms at this rate: {verdict(rate['hold_ack_p99_ms'] < 50)}",
+            f"- Heartbeat ack p99 < 50 ms at this rate (in every second of the hold): {verdict(rate['hold_ack_p99_ms'] < 50)}",
             f"- Last-seen times reach the database within one flush interval (5 s + one heartbeat): {verdict(rate['last_seen_within_flush'])}",
             "",
         ]
