@@ -87,3 +87,17 @@ async fn security_headers_on_every_response() {
         }
     }
 }
+
+#[tokio::test]
+async fn repeated_stream_ticket_named() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let response = server
+        .client
+        .get(server.url("/events?ticket=a&ticket=b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "ticket", "{body}");
+}

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::{Event, TICKET_TTL_SECS, TicketError};
+use crate::error::ApiQuery;
 use crate::state::AppState;
 
 /// Interval of SSE comment lines that keep idle connections open through proxies.
@@ -70,7 +71,7 @@ pub async fn issue_ticket(
 // once the auth module exposes chain revocation.
 pub async fn open_stream(
     State(state): State<AppState>,
-    Query(query): Query<StreamQuery>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, TicketError> {
     let ticket = query.ticket.unwrap_or_default();
     state
