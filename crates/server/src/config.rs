@@ -124,6 +124,12 @@ pub struct AgentsConfig {
     pub update_check_interval_secs: u64,
     /// Milliseconds between two batched writes of last-seen times to the database.
     pub last_seen_flush_interval_ms: u64,
+    /// Maximum number of hosts pending approval. A new host without a valid enrollment key is
+    /// rejected while this many are pending.
+    pub max_pending_hosts: u64,
+    /// Maximum number of new hosts without a valid enrollment key that one client address may
+    /// register per minute.
+    pub max_registrations_per_address_per_minute: u32,
 }
 
 impl Default for AgentsConfig {
@@ -134,6 +140,8 @@ impl Default for AgentsConfig {
             disconnect_grace_secs: 10,
             update_check_interval_secs: 60 * 60,
             last_seen_flush_interval_ms: 5_000,
+            max_pending_hosts: 1000,
+            max_registrations_per_address_per_minute: 20,
         }
     }
 }
@@ -707,6 +715,24 @@ pub const ENV_OVERRIDES: &[EnvOverride] = &[
         secret: false,
         apply: |config, value| {
             config.agents.last_seen_flush_interval_ms = parse(value)?;
+            Ok(())
+        },
+    },
+    EnvOverride {
+        variable: "SYSMANAGE_AGENTS_MAX_PENDING_HOSTS",
+        key: "agents.max_pending_hosts",
+        secret: false,
+        apply: |config, value| {
+            config.agents.max_pending_hosts = parse(value)?;
+            Ok(())
+        },
+    },
+    EnvOverride {
+        variable: "SYSMANAGE_AGENTS_MAX_REGISTRATIONS_PER_ADDRESS_PER_MINUTE",
+        key: "agents.max_registrations_per_address_per_minute",
+        secret: false,
+        apply: |config, value| {
+            config.agents.max_registrations_per_address_per_minute = parse(value)?;
             Ok(())
         },
     },

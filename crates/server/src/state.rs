@@ -20,6 +20,8 @@ pub struct AppState {
     pub liveness: Arc<liveness::Tracker>,
     /// Failed-login counters per user id and per client address.
     pub login_limiter: Arc<auth::LoginLimiter>,
+    /// New host registrations per client address.
+    pub registrations: Arc<agents::RegistrationLimiter>,
     /// Live events for the web UI; publish with [`events::publish`].
     pub events: Arc<events::EventBus>,
 }
@@ -32,6 +34,7 @@ impl AppState {
             agents: Arc::new(agents::Registry::default()),
             liveness: Arc::new(liveness::Tracker::new(&config.agents, clock.clone())),
             login_limiter: Arc::new(auth::LoginLimiter::new(&config.security)),
+            registrations: Arc::new(agents::RegistrationLimiter::new(&config.agents)),
             events: Arc::new(events::EventBus::new()),
             db,
             config,

@@ -4,6 +4,7 @@
 
 mod support;
 
+use sea_orm::{EntityTrait as _, PaginatorTrait as _};
 use serde_json::json;
 use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
@@ -490,5 +491,109 @@ async fn newline_in_type_escaped_in_log() {
     for record in &records {
         let body = record.strip_suffix('\n').unwrap_or(record);
         assert!(!body.contains('\n'), "raw newline in log record {record:?}");
+    }
+}
+
+/// Sends a signed `Hello` and returns the rejection message, expecting the connection to close.
+async fn expect_registration_rejected(agent: &TestAgent, server: &TestServer) -> String {
+    let (mut connection, nonce) = AgentConnection::open(server).await;
+    connection
+        .send(AgentMessage::Hello(agent.hello(&nonce)))
+        .await;
+    let message = connection
+        .expect_error(ErrorCode::AuthenticationFailed)
+        .await;
+    connection.expect_closed().await;
+    message
+}
+
+#[tokio::test]
+async fn pending_host_limit_rejects_new_keys() {
+    for backend in BACKENDS {
+        let server = TestServer::start_with(backend, Clock::system(), |config| {
+            config.agents.max_pending_hosts = 2;
+            config.security.enrollment_key = Some("s3cret-enrollment".into());
+        })
+        .await;
+        let first = TestAgent::new("web1");
+        first.connect(&server).await;
+        TestAgent::new("web2").connect(&server).await;
+
+        let message = expect_registration_rejected(&TestAgent::new("web3"), &server).await;
+        assert!(
+            message.contains("pending approval"),
+            "{backend:?}: {message}"
+        );
+
+        let known = first.connect(&server).await;
+        assert_eq!(known.welcome.unwrap().approval, Approval::Pending);
+
+        let mut enrolled = TestAgent::new("web4");
+        enrolled.enrollment_key = Some("s3cret-enrollment".into());
+        let connection = enrolled.connect(&server).await;
+        assert_eq!(connection.welcome.unwrap().approval, Approval::Approved);
+
+        let count = sysmanage_server::db::entities::host::Entity::find()
+            .count(&server.state.db)
+            .await
+            .unwrap();
+        assert_eq!(count, 3, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn registrations_per_address_limited() {
+    for backend in BACKENDS {
+        let server = TestServer::start_with(backend, Clock::system(), |config| {
+            config.agents.max_registrations_per_address_per_minute = 3;
+        })
+        .await;
+        let first = TestAgent::new("web1");
+        first.connect(&server).await;
+        TestAgent::new("web2").connect(&server).await;
+        TestAgent::new("web3").connect(&server).await;
+
+        let message = expect_registration_rejected(&TestAgent::new("web4"), &server).await;
+        assert!(
+            message.contains("from this address"),
+            "{backend:?}: {message}"
+        );
+
+        let known = first.connect(&server).await;
+        assert_eq!(known.welcome.unwrap().approval, Approval::Pending);
+    }
+}
+
+#[tokio::test]
+async fn wrong_enrollment_key_logged() {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = start_with_key(support::Backend::Sqlite, "s3cret-enrollment").await;
+    let mut agent = TestAgent::new("web1");
+    agent.enrollment_key = Some("wrong-enrollment-key".into());
+    let connection = agent.connect(&server).await;
+    let welcome = connection.welcome.clone().unwrap();
+    assert_eq!(welcome.approval, Approval::Pending);
+
+    let records = logs.0.lock().unwrap().clone();
+    let pending: Vec<&String> = records
+        .iter()
+        .filter(|record| record.contains("enrollment key did not match"))
+        .collect();
+    assert_eq!(pending.len(), 1, "{records:#?}");
+    assert!(
+        pending[0].contains(&format!("host_id={}", welcome.host_id)),
+        "{}",
+        pending[0]
+    );
+    assert!(pending[0].contains("peer=127.0.0.1"), "{}", pending[0]);
+    for record in &records {
+        assert!(!record.contains("wrong-enrollment-key"), "{record}");
+        assert!(!record.contains("s3cret-enrollment"), "{record}");
     }
 }

@@ -228,6 +228,21 @@ pub(super) async fn reject(socket: &mut WebSocket, error: &HandshakeError) {
     let _ = socket.send(Message::Close(None)).await;
 }
 
+/// Sends the reason of a rejected registration to the agent and closes the connection.
+pub(super) async fn reject_registration(
+    socket: &mut WebSocket,
+    error: &super::admission::RegistrationError,
+) {
+    reply_error(
+        socket,
+        None,
+        ErrorCode::AuthenticationFailed,
+        &error.to_string(),
+    )
+    .await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
 /// Sends the challenge.
 pub(super) async fn send_challenge(
     socket: &mut WebSocket,

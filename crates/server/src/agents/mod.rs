@@ -3,6 +3,7 @@
 //!
 //! Not for: what a message does to the database, which lives in `hosts`, `updates` and `jobs`.
 
+mod admission;
 mod handshake;
 mod malformed;
 mod registry;
@@ -16,6 +17,7 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use tracing::Instrument as _;
 
+pub use admission::{RegistrationError, RegistrationLimiter};
 pub use registry::{Registration, Registry, SendError};
 
 use crate::state::AppState;
@@ -46,10 +48,8 @@ pub async fn connect(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     State(state): State<AppState>,
 ) -> Response {
-    let peer = peer.map_or_else(
-        || "unknown".to_owned(),
-        |Extension(ConnectInfo(address))| address.to_string(),
-    );
+    let peer_address = peer.map(|Extension(ConnectInfo(address))| address);
+    let peer = peer_address.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
     let span = tracing::info_span!("agent", %peer, host_id = tracing::field::Empty);
     upgrade
         .read_buffer_size(BUFFER_SIZE)
@@ -58,5 +58,7 @@ pub async fn connect(
         .max_message_size(MAX_MESSAGE_SIZE)
         .max_frame_size(MAX_MESSAGE_SIZE)
         .on_failed_upgrade(|error| tracing::warn!(%error, "agent WebSocket upgrade failed"))
-        .on_upgrade(move |socket| session::run(socket, state).instrument(span))
+        .on_upgrade(move |socket| {
+            session::run(socket, state, peer_address.map(|address| address.ip())).instrument(span)
+        })
 }

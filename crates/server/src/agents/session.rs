@@ -1,6 +1,7 @@
 //! One authenticated agent connection: reading its messages, replying to them, and forwarding
 //! messages queued for it by API handlers.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
@@ -10,6 +11,7 @@ use sysmanage_protocol::{
 };
 use tokio::time::Instant;
 
+use super::admission::RegistrationError;
 use super::handshake::{self, message_type};
 use super::malformed::MalformedFrames;
 use crate::state::AppState;
@@ -47,8 +49,9 @@ pub(super) async fn reply_error(
 }
 
 /// Runs one connection from the challenge to its close. Invalid agent input gets an error reply;
-/// only a failed handshake, a close or a transport error ends the connection.
-pub(super) async fn run(mut socket: WebSocket, state: AppState) {
+/// only a failed handshake, a rejected registration, a close or a transport error ends the
+/// connection. `peer_ip` is the client address that the per-address registration limit counts.
+pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<IpAddr>) {
     let nonce = match handshake::new_nonce() {
         Ok(nonce) => nonce,
         Err(error) => {
@@ -72,9 +75,21 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState) {
         }
     };
 
-    let host = match hosts::register_agent(&state, &verified.hello, &verified.public_key).await {
+    let registered =
+        hosts::register_agent(&state, &verified.hello, &verified.public_key, peer_ip).await;
+    let host = match registered {
         Ok(host) => host,
-        Err(error) => {
+        Err(
+            error @ (RegistrationError::TooManyPendingHosts { .. }
+            | RegistrationError::TooManyFromAddress),
+        ) => {
+            if let Some(rejected) = state.registrations.rejection_to_log(state.clock.now_ms()) {
+                tracing::warn!(%error, rejected, "rejected new host registrations");
+            }
+            handshake::reject_registration(&mut socket, &error).await;
+            return;
+        }
+        Err(RegistrationError::Database(error)) => {
             tracing::error!(%error, "failed to register the agent's host");
             reply_error(
                 &mut socket,

@@ -1,15 +1,18 @@
 //! Registration of an agent's host on connect: lookup by public key, new pending hosts, hostname
 //! conflicts and approval by enrollment key.
 
+use std::net::IpAddr;
+
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    PaginatorTrait, QueryFilter, QueryOrder,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use sysmanage_protocol::{Approval, Hello};
 
 use super::{parse_approval, record_event};
+use crate::agents::RegistrationError;
 use crate::db::entities::host;
 use crate::events::{self, Event};
 use crate::liveness::HostStatus;
@@ -42,13 +45,21 @@ impl From<&host::Model> for AgentHost {
 /// - Unknown key: a new pending host, with `conflict_with_host_id` set when another host that is
 ///   not rejected has the same hostname. It is approved at once when it presents the enrollment
 ///   key, unless that other host is approved. It never takes over the other host.
+///
+/// A new host without a valid enrollment key is rejected while `agents.max_pending_hosts` hosts
+/// are pending, or when `peer_ip` registered `agents.max_registrations_per_address_per_minute`
+/// new hosts in the last minute.
 pub async fn register_agent(
     state: &AppState,
     hello: &Hello,
     public_key: &str,
-) -> Result<AgentHost, DbErr> {
+    peer_ip: Option<IpAddr>,
+) -> Result<AgentHost, RegistrationError> {
     if let Some(existing) = find_by_key(state, public_key).await? {
-        return update_known(state, existing, hello).await;
+        return Ok(update_known(state, existing, hello).await?);
+    }
+    if !presents_enrollment_key(state, hello) {
+        check_new_pending_host(state, peer_ip).await?;
     }
     match insert_new(state, hello, public_key).await {
         Ok(host) => Ok(host),
@@ -56,11 +67,35 @@ pub async fn register_agent(
             // Two connections with the same new key race on the unique index: the loser reads
             // the winner's row.
             match find_by_key(state, public_key).await? {
-                Some(existing) => update_known(state, existing, hello).await,
-                None => Err(error),
+                Some(existing) => Ok(update_known(state, existing, hello).await?),
+                None => Err(error.into()),
             }
         }
     }
+}
+
+/// Checks the limits on new pending hosts: their total and the registrations from `peer_ip`.
+async fn check_new_pending_host(
+    state: &AppState,
+    peer_ip: Option<IpAddr>,
+) -> Result<(), RegistrationError> {
+    // NOTE: concurrent registrations may each see a count below the limit, so the number of
+    // pending hosts can exceed it by the number of registrations in flight.
+    let pending = host::Entity::find()
+        .filter(host::Column::Approval.eq(Approval::Pending.as_str()))
+        .count(&state.db)
+        .await?;
+    if pending >= state.config.agents.max_pending_hosts {
+        return Err(RegistrationError::TooManyPendingHosts { pending });
+    }
+    if let Some(address) = peer_ip
+        && !state
+            .registrations
+            .try_register(address, state.clock.now_ms())
+    {
+        return Err(RegistrationError::TooManyFromAddress);
+    }
+    Ok(())
 }
 
 async fn find_by_key(state: &AppState, public_key: &str) -> Result<Option<host::Model>, DbErr> {
@@ -148,6 +183,9 @@ async fn update_known(
         }
     }
     let updated = model.update(&txn).await?;
+    if approval == Approval::Pending && !approved_now {
+        log_stays_pending(host_id, hello, presents_enrollment_key(state, hello));
+    }
     if approved_now {
         record_event(&txn, host_id, "approved", now, Some("enrollment key")).await?;
     }
@@ -164,6 +202,24 @@ async fn update_known(
         );
     }
     Ok(AgentHost::from(&updated))
+}
+
+/// Logs why a host stays pending, without the key. `Welcome` does not say why, so that an agent
+/// cannot probe whether a key is configured.
+fn log_stays_pending(host_id: i64, hello: &Hello, key_matched: bool) {
+    if key_matched {
+        tracing::info!(
+            host_id,
+            "enrollment key matched but an approved host has this hostname; host stays pending \
+             for approval"
+        );
+    } else {
+        tracing::info!(
+            host_id,
+            presented_key = hello.enrollment_key.is_some(),
+            "enrollment key did not match; host stays pending for approval"
+        );
+    }
 }
 
 fn presents_enrollment_key(state: &AppState, hello: &Hello) -> bool {
@@ -217,6 +273,9 @@ async fn insert_new(state: &AppState, hello: &Hello, public_key: &str) -> Result
     }
     txn.commit().await?;
 
+    if !approve {
+        log_stays_pending(inserted.id, hello, presents_enrollment_key(state, hello));
+    }
     tracing::info!(
         host_id = inserted.id,
         hostname = ?inserted.hostname,
