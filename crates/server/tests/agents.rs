@@ -597,3 +597,14 @@ async fn wrong_enrollment_key_logged() {
         assert!(!record.contains("s3cret-enrollment"), "{record}");
     }
 }
+
+#[tokio::test]
+async fn oversized_message_after_hello_closes() {
+    let server = TestServer::start(support::Backend::Sqlite).await;
+    let mut connection = TestAgent::new("web1").connect(&server).await;
+
+    let text = "A".repeat(sysmanage_protocol::MAX_MESSAGE_SIZE + 1);
+    // The server closes the connection after the frame header, so the rest of the write fails.
+    let _ = connection.try_send_text(&text).await;
+    connection.expect_closed().await;
+}
