@@ -26,8 +26,10 @@ use crate::state::AppState;
 /// closes the connection.
 const MAX_MESSAGE_SIZE: usize = sysmanage_protocol::MAX_MESSAGE_SIZE;
 
-/// Size of the read and write buffers of one connection.
-const BUFFER_SIZE: usize = 16 * 1024;
+/// Size of the read and write buffers of one connection. The read buffer is allocated up front
+/// for every connection, so it dominates the server's memory per connected agent; heartbeats
+/// and acknowledgements are around 100 bytes, and larger messages grow the buffer as needed.
+const BUFFER_SIZE: usize = 4 * 1024;
 
 /// Maximum bytes queued for writing before a send fails, so that a stalled agent cannot make the
 /// server buffer without limit.

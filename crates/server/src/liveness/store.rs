@@ -60,8 +60,12 @@ pub(super) async fn write_transitions(
             });
         }
     }
-    if !events.is_empty() {
-        host_event::Entity::insert_many(events)
+    // In chunks, because one INSERT of every event of a mass disconnect can exceed SQLite's
+    // limit on bound variables per statement.
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<_> = events.by_ref().take(FLUSH_CHUNK).collect();
+        host_event::Entity::insert_many(chunk)
             .exec_without_returning(&txn)
             .await?;
     }
@@ -143,7 +147,62 @@ fn last_seen_statement(hosts: &[(i64, i64)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use sea_orm::PaginatorTrait;
+
     use super::*;
+
+    #[tokio::test]
+    async fn mass_transition_writes_every_event() {
+        use sea_orm_migration::MigratorTrait;
+
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            directory.path().join("db.sqlite").display()
+        );
+        let db = crate::db::connect(&url, 2).await.unwrap();
+        crate::db::Migrator::up(&db, None).await.unwrap();
+
+        // Enough hosts that one INSERT of all events would need more than SQLite's maximum of
+        // 32,766 bound variables.
+        let hosts = 9_000_i64;
+        let values: Vec<String> = (1..=hosts)
+            .map(|id| {
+                format!(
+                    "({id}, 'h{id}', 'h{id}', 'Debian', '12', '6.1', 'x86_64', '1', 'key{id}', \
+                     'approved', 'up', 0, false, 0)"
+                )
+            })
+            .collect();
+        db.execute_unprepared(&format!(
+            "INSERT INTO hosts (id, hostname, fqdn, os_name, os_version, kernel, architecture, \
+             agent_version, public_key, approval, status, status_changed_at, reboot_required, \
+             created_at) VALUES {}",
+            values.join(",")
+        ))
+        .await
+        .unwrap();
+
+        let transitions: Vec<Transition> = (1..=hosts)
+            .map(|host_id| Transition {
+                host_id,
+                from: HostStatus::Up,
+                to: HostStatus::Down,
+                at_ms: 1_000,
+                reason: "no heartbeat for 90 s".to_owned(),
+            })
+            .collect();
+        write_transitions(&db, &transitions).await.unwrap();
+
+        let events = host_event::Entity::find().count(&db).await.unwrap();
+        assert_eq!(events, hosts as u64);
+        let down = host::Entity::find()
+            .filter(host::Column::Status.eq("down"))
+            .count(&db)
+            .await
+            .unwrap();
+        assert_eq!(down, hosts as u64);
+    }
 
     #[test]
     fn statement_lists_every_host() {
