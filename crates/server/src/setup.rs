@@ -334,9 +334,11 @@ fn database_url(values: &SetupValues) -> String {
 }
 
 fn config_yaml(values: &SetupValues) -> anyhow::Result<String> {
-    let mut config = Config::default();
-    // An absolute folder, because a production server's working directory is arbitrary.
-    config.data_dir = PathBuf::from(PRODUCTION_DATA_DIR);
+    let mut config = Config {
+        // An absolute folder, because a production server's working directory is arbitrary.
+        data_dir: PathBuf::from(PRODUCTION_DATA_DIR),
+        ..Config::default()
+    };
     config.api.listen = values.listen;
     config.api.cert_file.clone_from(&values.cert_file);
     config.api.key_file.clone_from(&values.key_file);

@@ -222,7 +222,7 @@ impl Deadline {
 
 /// Polls `GET /jobs/{job_id}` until the job has finished, and returns it.
 async fn wait_for_job(api: &mut ApiClient, job_id: i64) -> Value {
-    let deadline = Deadline::new("the install job to finish", Duration::from_secs(180));
+    let deadline = Deadline::new("the install job to finish", Duration::from_mins(3));
     loop {
         let job = api.get(&format!("/jobs/{job_id}")).await;
         if matches!(
