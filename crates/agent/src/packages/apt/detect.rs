@@ -47,6 +47,9 @@ pub struct Simulation {
     /// Packages listed under "The following upgrades have been deferred due to phasing:".
     pub deferred: Vec<String>,
     pub summary: Summary,
+    /// Count from `N not fully installed or removed.`: packages an interrupted dpkg run left
+    /// half installed, which `dpkg --configure -a` finishes.
+    pub not_fully_installed: usize,
 }
 
 impl Simulation {
@@ -205,6 +208,13 @@ pub fn parse_simulation(output: &str) -> Result<Simulation, ParseError> {
         }
         if let Some(parsed) = parse_summary(line) {
             summary = Some(parsed);
+            continue;
+        }
+        if let Some(count) = line
+            .strip_suffix(" not fully installed or removed.")
+            .and_then(|count| count.parse().ok())
+        {
+            simulation.not_fully_installed = count;
             continue;
         }
         return Err(ParseError::UnrecognisedLine {
@@ -468,6 +478,14 @@ mod tests {
     }
 
     #[test]
+    fn half_installed_count_kept() {
+        let simulation = parse_simulation(&fixture("not-fully-installed.txt")).unwrap();
+        assert_eq!(simulation.not_fully_installed, 1);
+        let clean = parse_simulation(&fixture("none.txt")).unwrap();
+        assert_eq!(clean.not_fully_installed, 0);
+    }
+
+    #[test]
     fn simulation_fixtures_parse() {
         let cases = [
             (
@@ -529,6 +547,15 @@ mod tests {
                 Expected {
                     upgrades: &[("linux-image-amd64", "6.1.69-1", "6.1.76-1", false)],
                     new_installs: 1,
+                    kept_back: &[],
+                    deferred: &[],
+                },
+            ),
+            (
+                "not-fully-installed.txt",
+                Expected {
+                    upgrades: &[("tzdata", "2023c-5", "2024a-0+deb12u1", false)],
+                    new_installs: 0,
                     kept_back: &[],
                     deferred: &[],
                 },

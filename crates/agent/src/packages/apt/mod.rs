@@ -127,7 +127,15 @@ impl Apt {
         command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "dist-upgrade"]);
         let description = describe(&command);
         let output = self.run_checked(command)?;
-        parse_output(description, &output.stdout, parse_simulation)
+        let simulation = parse_output(description, &output.stdout, parse_simulation)?;
+        if simulation.not_fully_installed > 0 {
+            tracing::warn!(
+                manager = MANAGER,
+                packages = simulation.not_fully_installed,
+                "dpkg left packages half installed; run `dpkg --configure -a`"
+            );
+        }
+        Ok(simulation)
     }
 
     /// Reads the package files and pinned packages from `apt-cache policy` without arguments.
