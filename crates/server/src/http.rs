@@ -9,7 +9,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{agents, auth, events, hosts, jobs, ui, updates, users};
+use crate::{agents, auth, events, hosts, jobs, summary, ui, updates, users};
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
@@ -18,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .merge(hosts::routes())
         .merge(updates::routes())
         .merge(jobs::routes())
+        .merge(summary::routes())
         .merge(events::privileged_routes())
         .route("/logout", post(auth::logout))
         .route_layer(middleware::from_fn_with_state(

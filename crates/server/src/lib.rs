@@ -4,9 +4,10 @@
 //! Layout: one module per domain concept. `auth` (login, tokens, rate limits), `users`,
 //! `hosts` (registration, approval, events), `agents` (the WebSocket session of one agent),
 //! `liveness` (last-seen times and up/down detection), `updates` (reports and queries), `jobs`
-//! (install jobs, delivery and results), `events` (live events for the web UI), `ui` (the
-//! embedded web UI), `db` (connection, migrations, entities), `config`, `http` (router and
-//! listener) and `cli` (the `sysmanage-server` subcommands).
+//! (install jobs, delivery and results), `summary` (fleet counts for the dashboard), `events`
+//! (live events for the web UI), `ui` (the embedded web UI), `db` (connection, migrations,
+//! entities), `config`, `http` (router and listener) and `cli` (the `sysmanage-server`
+//! subcommands).
 
 pub mod agents;
 pub mod api_time;
@@ -24,6 +25,7 @@ pub mod jobs;
 pub mod liveness;
 pub mod setup;
 pub mod state;
+pub mod summary;
 pub mod tls;
 pub mod transaction;
 pub mod ui;
