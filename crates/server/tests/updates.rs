@@ -345,3 +345,39 @@ async fn refresh_needs_connected_agent() {
         assert_eq!(status, 404);
     }
 }
+
+/// A report that waits for the database must not hold up heartbeats: the heartbeat's `Ack`
+/// arrives first, and the report's once the database is free again.
+#[tokio::test]
+async fn heartbeat_acked_while_report_waits() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    let server = start(support::Backend::Sqlite).await;
+    let mut connection = connect_approved(&server, "busy-db").await;
+
+    // Another connection takes SQLite's write lock and keeps it.
+    let path = server.state.config.data_dir.join("sysmanage.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let other = sysmanage_server::db::connect(&url, 1).await.unwrap();
+    let lock = other.begin().await.unwrap();
+    lock.execute_unprepared("UPDATE users SET updated_at = updated_at")
+        .await
+        .unwrap();
+
+    let report_id = connection
+        .send(AgentMessage::UpdateReport(UpdateReport {
+            managers: vec![scan("apt", vec![update("apt", "openssl", "3.1", true)])],
+            reboot_required: false,
+        }))
+        .await;
+    connection.heartbeat().await;
+
+    lock.rollback().await.unwrap();
+    let acknowledged = connection
+        .recv_matching(|message| match message {
+            ServerMessage::Ack { of } => Some(of),
+            _ => None,
+        })
+        .await;
+    assert_eq!(acknowledged, report_id);
+}

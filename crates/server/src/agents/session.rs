@@ -1,7 +1,10 @@
 //! One authenticated agent connection: reading its messages, replying to them, and forwarding
 //! messages queued for it by API handlers.
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
@@ -22,6 +25,19 @@ const PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Heartbeat intervals without any frame after which the server closes the connection.
 const SILENT_INTERVALS: u32 = 3;
+
+/// Messages that wait while an earlier one is stored. At this many the session stops reading
+/// frames until the database catches up, so a fast agent cannot queue without limit.
+const MAX_QUEUED_MESSAGES: usize = 16;
+
+/// Storing one message that needs the database: an update report, an inventory or a job event.
+type Processing = Pin<Box<dyn Future<Output = ProcessedMessage> + Send>>;
+
+/// Outcome of a processed message: the reply to send, or the error to answer with.
+struct ProcessedMessage {
+    id: MessageId,
+    reply: Result<Option<ServerMessage>, (ErrorCode, String)>,
+}
 
 /// Serializes `message` in a fresh envelope and sends it as one text frame.
 pub(super) async fn send_message(
@@ -121,6 +137,8 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<
         state,
         host_id: host.id,
         malformed: MalformedFrames::new(Instant::now()),
+        processing: None,
+        queued: VecDeque::new(),
     };
     session
         .serve(&mut registration.receiver, host.approval)
@@ -138,11 +156,18 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<
     tracing::info!("agent disconnected");
 }
 
+/// The connection of one host after its handshake.
+///
+/// Messages that need the database are stored one at a time, in arrival order, by a future the
+/// read loop polls next to the socket, so heartbeats keep being acknowledged while a large update
+/// report is stored.
 struct Session {
     socket: WebSocket,
     state: AppState,
     host_id: i64,
     malformed: MalformedFrames,
+    processing: Option<Processing>,
+    queued: VecDeque<(MessageId, AgentMessage)>,
 }
 
 /// Whether the read loop goes on after a frame.
@@ -209,7 +234,12 @@ impl Session {
         let mut last_frame = Instant::now();
         loop {
             let flow = tokio::select! {
-                frame = self.socket.recv() => match frame {
+                processed = finish(&mut self.processing), if self.processing.is_some() => {
+                    self.processing = None;
+                    self.start_next();
+                    self.send_processed(processed).await
+                }
+                frame = self.socket.recv(), if self.queued.len() < MAX_QUEUED_MESSAGES => match frame {
                     Some(Ok(message)) => {
                         last_frame = Instant::now();
                         self.handle_frame(message).await
@@ -249,7 +279,40 @@ impl Session {
                 }
             };
             if let Flow::Close = flow {
+                // A message being stored, such as a job result, is finished rather than
+                // dropped; its reply cannot be sent any more, so the agent sends it again.
+                if let Some(processing) = self.processing.take() {
+                    processing.await;
+                }
                 return;
+            }
+        }
+    }
+
+    /// Queues a message that needs the database, and starts storing it if nothing else is.
+    fn enqueue(&mut self, id: MessageId, message: AgentMessage) {
+        self.queued.push_back((id, message));
+        if self.processing.is_none() {
+            self.start_next();
+        }
+    }
+
+    /// Starts storing the oldest queued message, if any.
+    fn start_next(&mut self) {
+        if let Some((id, message)) = self.queued.pop_front() {
+            let state = self.state.clone();
+            let host_id = self.host_id;
+            self.processing = Some(Box::pin(process_approved_only(state, host_id, id, message)));
+        }
+    }
+
+    async fn send_processed(&mut self, processed: ProcessedMessage) -> Flow {
+        match processed.reply {
+            Ok(Some(message)) => self.send(message).await,
+            Ok(None) => Flow::Continue,
+            Err((code, message)) => {
+                self.reply_error(Some(processed.id), code, &message).await;
+                Flow::Continue
             }
         }
     }
@@ -334,73 +397,82 @@ impl Session {
                 );
                 Flow::Continue
             }
-            other => self.handle_approved_only(id, other).await,
-        }
-    }
-
-    /// Handles messages that only an approved host may send. The approval is read from the
-    /// database for each one, so that an approval change applies to the next message.
-    async fn handle_approved_only(&mut self, id: MessageId, message: AgentMessage) -> Flow {
-        match hosts::current_approval(&self.state.db, self.host_id).await {
-            Ok(Some(Approval::Approved)) => {}
-            Ok(_) => {
-                tracing::warn!(
-                    message_type = message_type(&message),
-                    "ignored message from a host that is not approved"
-                );
-                self.reply_error(
-                    Some(id),
-                    ErrorCode::NotApproved,
-                    "this host is not approved; an administrator must approve it first",
-                )
-                .await;
-                return Flow::Continue;
-            }
-            Err(error) => {
-                tracing::error!(%error, "failed to read the host's approval");
-                self.reply_error(Some(id), ErrorCode::Internal, "database error; retry later")
-                    .await;
-                return Flow::Continue;
-            }
-        }
-
-        let reply = match message {
-            AgentMessage::UpdateReport(report) => {
-                match updates::store_report(&self.state, self.host_id, &report).await {
-                    Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
-                    Err(error) => Err(error.into_reply()),
-                }
-            }
-            AgentMessage::Inventory(inventory) => {
-                match hosts::store_inventory(&self.state, self.host_id, &inventory).await {
-                    Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
-                    Err(error) => Err(error.into_reply()),
-                }
-            }
-            AgentMessage::JobStarted { job_id } => {
-                jobs::record_started(&self.state, self.host_id, job_id)
-                    .await
-                    .map(|()| None)
-                    .map_err(jobs::JobMessageError::into_reply)
-            }
-            AgentMessage::JobResult(result) => {
-                let job_id = result.job_id;
-                jobs::record_result(&self.state, self.host_id, &result)
-                    .await
-                    .map(|()| Some(ServerMessage::JobResultAck { job_id }))
-                    .map_err(jobs::JobMessageError::into_reply)
-            }
-            AgentMessage::Hello(_) | AgentMessage::Heartbeat(_) | AgentMessage::Error(_) => {
-                Ok(None)
-            }
-        };
-        match reply {
-            Ok(Some(message)) => self.send(message).await,
-            Ok(None) => Flow::Continue,
-            Err((code, message)) => {
-                self.reply_error(Some(id), code, &message).await;
+            other => {
+                self.enqueue(id, other);
                 Flow::Continue
             }
         }
     }
+}
+
+/// Waits for the message being stored. Only polled while there is one.
+async fn finish(processing: &mut Option<Processing>) -> ProcessedMessage {
+    match processing {
+        Some(processing) => processing.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stores a message that only an approved host may send. The approval is read from the
+/// database for each one, so that an approval change applies to the next message.
+async fn process_approved_only(
+    state: AppState,
+    host_id: i64,
+    id: MessageId,
+    message: AgentMessage,
+) -> ProcessedMessage {
+    match hosts::current_approval(&state.db, host_id).await {
+        Ok(Some(Approval::Approved)) => {}
+        Ok(_) => {
+            tracing::warn!(
+                message_type = message_type(&message),
+                "ignored message from a host that is not approved"
+            );
+            return ProcessedMessage {
+                id,
+                reply: Err((
+                    ErrorCode::NotApproved,
+                    "this host is not approved; an administrator must approve it first".to_owned(),
+                )),
+            };
+        }
+        Err(error) => {
+            tracing::error!(%error, "failed to read the host's approval");
+            return ProcessedMessage {
+                id,
+                reply: Err((
+                    ErrorCode::Internal,
+                    "database error; retry later".to_owned(),
+                )),
+            };
+        }
+    }
+
+    let reply = match message {
+        AgentMessage::UpdateReport(report) => {
+            match updates::store_report(&state, host_id, &report).await {
+                Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
+                Err(error) => Err(error.into_reply()),
+            }
+        }
+        AgentMessage::Inventory(inventory) => {
+            match hosts::store_inventory(&state, host_id, &inventory).await {
+                Ok(()) => Ok(Some(ServerMessage::Ack { of: id })),
+                Err(error) => Err(error.into_reply()),
+            }
+        }
+        AgentMessage::JobStarted { job_id } => jobs::record_started(&state, host_id, job_id)
+            .await
+            .map(|()| None)
+            .map_err(jobs::JobMessageError::into_reply),
+        AgentMessage::JobResult(result) => {
+            let job_id = result.job_id;
+            jobs::record_result(&state, host_id, &result)
+                .await
+                .map(|()| Some(ServerMessage::JobResultAck { job_id }))
+                .map_err(jobs::JobMessageError::into_reply)
+        }
+        AgentMessage::Hello(_) | AgentMessage::Heartbeat(_) | AgentMessage::Error(_) => Ok(None),
+    };
+    ProcessedMessage { id, reply }
 }
