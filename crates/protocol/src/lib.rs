@@ -3,7 +3,7 @@
 //! Every frame is one JSON text message, an [`Envelope`]: a protocol version `v`, a message id and
 //! a typed payload tagged by `type` with its fields under `data`. Both sides decode with
 //! [`decode`], which keeps the message id of a frame whose payload is invalid so that the receiver
-//! can answer with an [`ErrorReply`] and keep the connection open.
+//! can reply with an [`ErrorReply`] and keep the connection open.
 
 mod validate;
 
@@ -75,7 +75,7 @@ impl<P: Serialize> Envelope<P> {
     }
 }
 
-/// Why an incoming frame could not be decoded.
+/// Reason an incoming frame could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("frame is not a JSON object with a valid \"id\": {0}")]
@@ -144,7 +144,7 @@ pub fn decode<P: DeserializeOwned>(text: &str) -> Result<Envelope<P>, DecodeErro
     })
 }
 
-/// Returns the bytes an agent signs to answer a challenge: the context, the nonce and its own
+/// Returns the bytes an agent signs in reply to a challenge: the context, the nonce and its own
 /// public key, so that a signature cannot be replayed for another nonce or another key.
 pub fn signed_challenge_bytes(nonce: &[u8], public_key: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(SIGNATURE_CONTEXT.len() + nonce.len() + public_key.len());
@@ -168,7 +168,7 @@ pub enum AgentMessage {
     UpdateReport(UpdateReport),
     /// The agent began executing a job.
     JobStarted { job_id: i64 },
-    /// Final result of a job. The agent re-sends it until the server answers with `JobResultAck`.
+    /// Final result of a job. The agent re-sends it until the server replies with `JobResultAck`.
     JobResult(JobResult),
     /// The agent could not process a server message.
     Error(ErrorReply),
@@ -367,7 +367,7 @@ pub struct UpdateInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_version: Option<String>,
     pub new_version: String,
-    /// Where the new version comes from, such as `Debian:bookworm-security`.
+    /// Origin and suite of the new version, such as `Debian:bookworm-security`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     pub security: bool,
@@ -404,7 +404,7 @@ pub struct InstallJob {
     pub request: InstallRequest,
 }
 
-/// What an install job installs.
+/// Selection of updates an install job installs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum InstallRequest {
@@ -438,7 +438,7 @@ pub struct JobResult {
     pub reboot_required: bool,
 }
 
-/// Why a job failed as a whole.
+/// Reason a job failed as a whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobFailure {
     pub kind: JobFailureKind,
@@ -480,7 +480,7 @@ pub struct PackageResult {
     pub message: Option<String>,
 }
 
-/// What happened to one package.
+/// Outcome for one package of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PackageOutcome {
