@@ -480,7 +480,7 @@ pub struct PackageResult {
     pub message: Option<String>,
 }
 
-/// Outcome for one package of a job.
+/// State of one package after a job: installed, failed, or left alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PackageOutcome {
