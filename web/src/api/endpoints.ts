@@ -8,6 +8,7 @@ import type {
   InstallRequest,
   Job,
   Page,
+  Summary,
   Update,
   User,
 } from "./types";
@@ -130,6 +131,9 @@ export async function listJobs(
   const path = `/jobs${query({ host_id: filter.hostId, state: filter.state, per_page: MAX_PAGE_SIZE })}`;
   return toPage<Job>(await api.get(path));
 }
+
+/** Fetches the fleet counts of the dashboard, computed by the server over every host. */
+export const getSummary = (api: ApiClient) => api.get<Summary>("/summary");
 
 export const getJob = (api: ApiClient, id: number) =>
   api.get<Job>(`/jobs/${id}`);

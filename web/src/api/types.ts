@@ -154,3 +154,46 @@ export type InstallRequest =
   | { packages: { manager: string; name: string; version: string }[] }
   | { all: true }
   | { security_only: true };
+
+/** Security updates among the updates of one status. */
+export interface UpdateStatusCount {
+  total: number;
+  security: number;
+}
+
+/**
+ * Fleet counts of `GET /summary`, computed by the server over every host. Host counts other
+ * than `total`, `approved`, `pending` and `rejected`, and all update counts, cover approved
+ * hosts only. Pending updates are those of status `available`.
+ */
+export interface Summary {
+  hosts: {
+    total: number;
+    approved: number;
+    pending: number;
+    rejected: number;
+    up: number;
+    down: number;
+    unknown: number;
+    with_pending_updates: number;
+    with_security_updates: number;
+    reboot_required: number;
+    update_error: number;
+  };
+  updates: {
+    pending: number;
+    security: number;
+    by_status: {
+      available: UpdateStatusCount;
+      held: UpdateStatusCount;
+      deferred: UpdateStatusCount;
+    };
+  };
+  jobs: {
+    queued: number;
+    sent: number;
+    running: number;
+    failed_last_24h: number;
+  };
+  generated_at: string | null;
+}

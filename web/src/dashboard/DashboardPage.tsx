@@ -11,8 +11,8 @@ import {
 import { useQuery } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { useApi } from "../api/ApiContext";
-import { listHosts, listJobs } from "../api/endpoints";
-import type { Host, Job } from "../api/types";
+import { getSummary, listJobs } from "../api/endpoints";
+import type { Job, Summary } from "../api/types";
 import { JobStateBadge } from "../components/badges";
 import { EmptyState, QueryState } from "../components/QueryState";
 import { RelativeTime } from "../components/RelativeTime";
@@ -22,6 +22,12 @@ import { useNow } from "../components/useNow";
 /** Jobs that failed within this many milliseconds count as recent. */
 const RECENT_FAILURE_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Refetch interval of the summary, in milliseconds. Live events refetch it when hosts, updates
+ * or jobs change, but no event marks a failed job leaving the 24-hour window.
+ */
+const SUMMARY_REFETCH_MS = 60_000;
+
 interface Stat {
   label: string;
   value: number;
@@ -29,44 +35,47 @@ interface Stat {
   color?: string;
 }
 
-function fleetStats(hosts: Host[]): Stat[] {
-  const approved = hosts.filter((host) => host.approval === "approved");
-  const count = (predicate: (host: Host) => boolean) =>
-    approved.filter(predicate).length;
+function fleetStats(summary: Summary): Stat[] {
   return [
     {
       label: "Hosts up",
-      value: count((host) => host.status === "up"),
+      value: summary.hosts.up,
       link: "/hosts?status=up",
       color: "green",
     },
     {
       label: "Hosts down",
-      value: count((host) => host.status === "down"),
+      value: summary.hosts.down,
       link: "/hosts?status=down",
       color: "red",
     },
     {
       label: "Pending approval",
-      value: hosts.filter((host) => host.approval === "pending").length,
+      value: summary.hosts.pending,
       link: "/hosts?approval=pending",
       color: "yellow",
     },
     {
       label: "Hosts with pending updates",
-      value: count((host) => host.pending_updates > 0),
+      value: summary.hosts.with_pending_updates,
       link: "/updates",
     },
     {
       label: "Pending security updates",
-      value: approved.reduce((sum, host) => sum + host.security_updates, 0),
+      value: summary.updates.security,
       link: "/updates?security=true",
       color: "orange",
     },
     {
       label: "Hosts needing reboot",
-      value: count((host) => host.reboot_required),
+      value: summary.hosts.reboot_required,
       link: "/hosts",
+    },
+    {
+      label: "Hosts with failed scans",
+      value: summary.hosts.update_error,
+      link: "/hosts",
+      color: "red",
     },
   ];
 }
@@ -126,15 +135,18 @@ function JobTable({ jobs, empty }: { jobs: Job[]; empty: string }) {
 
 export function DashboardPage() {
   const api = useApi();
-  const hosts = useQuery({
-    queryKey: ["hosts", "all"],
-    queryFn: () => listHosts(api),
+  const summary = useQuery({
+    queryKey: ["summary"],
+    queryFn: () => getSummary(api),
+    refetchInterval: SUMMARY_REFETCH_MS,
   });
   const jobs = useQuery({
     queryKey: ["jobs", "all"],
     queryFn: () => listJobs(api),
   });
 
+  // The tables list the open and recently failed jobs among the newest page of jobs, and the
+  // counts in their headers come from the summary, which covers every job.
   const now = useNow(60_000);
   const jobItems = jobs.data?.items ?? [];
   const active = jobItems.filter((job) =>
@@ -148,15 +160,22 @@ export function DashboardPage() {
       now - finished.valueOf() < RECENT_FAILURE_MS
     );
   });
+  const jobCounts = summary.data?.jobs;
+  const activeCount =
+    jobCounts === undefined
+      ? active.length
+      : jobCounts.queued + jobCounts.sent + jobCounts.running;
+  const failedCount = jobCounts?.failed_last_24h ?? failed.length;
 
   return (
     <Stack>
       <Title order={2}>Dashboard</Title>
-      <QueryState query={hosts} label="hosts">
+      <QueryState query={summary} label="fleet summary">
         <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
-          {fleetStats(hosts.data?.items ?? []).map((stat) => (
-            <StatCard key={stat.label} stat={stat} />
-          ))}
+          {summary.data !== undefined &&
+            fleetStats(summary.data).map((stat) => (
+              <StatCard key={stat.label} stat={stat} />
+            ))}
         </SimpleGrid>
       </QueryState>
       <QueryState query={jobs} label="jobs">
@@ -164,14 +183,18 @@ export function DashboardPage() {
           <Card withBorder>
             <Group justify="space-between" mb="xs">
               <Title order={4}>Jobs in progress</Title>
-              <Text c="dimmed">{active.length}</Text>
+              <Text c="dimmed" data-testid="count-jobs-in-progress">
+                {activeCount}
+              </Text>
             </Group>
             <JobTable jobs={active} empty="No job is queued or running." />
           </Card>
           <Card withBorder>
             <Group justify="space-between" mb="xs">
               <Title order={4}>Failed in the last 24 hours</Title>
-              <Text c="dimmed">{failed.length}</Text>
+              <Text c="dimmed" data-testid="count-jobs-failed">
+                {failedCount}
+              </Text>
             </Group>
             <JobTable
               jobs={failed}

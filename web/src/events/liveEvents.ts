@@ -27,7 +27,10 @@ export interface LiveEvent {
   state?: string;
 }
 
-/** Returns the query keys whose data `event` makes stale. Keys are prefixes. */
+/**
+ * Returns the query keys whose data `event` makes stale. Keys are prefixes. Every event
+ * may change a count of the fleet summary.
+ */
 export function staleKeys(event: LiveEvent): QueryKey[] {
   const hostKeys: QueryKey[] =
     event.host_id === undefined ? [] : [["host", event.host_id]];
@@ -35,14 +38,15 @@ export function staleKeys(event: LiveEvent): QueryKey[] {
     case "host_status":
     case "host_registered":
     case "host_approval":
-      return [["hosts"], ...hostKeys];
+      return [["hosts"], ["summary"], ...hostKeys];
     case "updates_changed":
-      return [["hosts"], ["updates"], ...hostKeys];
+      return [["hosts"], ["updates"], ["summary"], ...hostKeys];
     case "job_state":
       return [
         ["jobs"],
         ["hosts"],
         ["updates"],
+        ["summary"],
         ...hostKeys,
         ...(event.job_id === undefined ? [] : [["job", event.job_id]]),
       ];

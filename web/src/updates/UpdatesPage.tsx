@@ -16,14 +16,25 @@ import {
   useQueryClient,
 } from "@tanstack/react-query";
 import { DataTable } from "mantine-datatable";
+import { useDebouncedValue } from "@mantine/hooks";
 import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useApi } from "../api/ApiContext";
-import { installUpdates, listHosts, listUpdates } from "../api/endpoints";
+import {
+  getHost,
+  installUpdates,
+  listHosts,
+  listUpdates,
+} from "../api/endpoints";
 import type { Update } from "../api/types";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 import { groupByHost } from "./groupByHost";
+
+/** Hosts offered by the host filter: the first ones, by hostname, that match the search. */
+const HOST_OPTION_LIMIT = 20;
+/** Delay after the last keystroke before the host filter searches, in milliseconds. */
+const HOST_SEARCH_DELAY_MS = 250;
 
 interface InstallProgress {
   done: number;
@@ -45,9 +56,27 @@ export function UpdatesPage() {
   const [selected, setSelected] = useState<Update[]>([]);
   const [progress, setProgress] = useState<InstallProgress | null>(null);
 
-  const hosts = useQuery({
-    queryKey: ["hosts", "all"],
-    queryFn: () => listHosts(api),
+  const [hostSearch, setHostSearch] = useState("");
+  const [debouncedHostSearch] = useDebouncedValue(
+    hostSearch.trim(),
+    HOST_SEARCH_DELAY_MS,
+  );
+
+  // The server filters hosts by name, so the filter works however many hosts there are.
+  const hostOptions = useQuery({
+    queryKey: ["hosts", "search", debouncedHostSearch],
+    queryFn: () =>
+      listHosts(api, {
+        hostname: debouncedHostSearch,
+        perPage: HOST_OPTION_LIMIT,
+      }),
+    placeholderData: keepPreviousData,
+  });
+  // The selected host may not be among the search results, but the filter needs its name.
+  const selectedHost = useQuery({
+    queryKey: ["host", hostId],
+    queryFn: () => getHost(api, hostId ?? 0),
+    enabled: hostId !== undefined && Number.isInteger(hostId),
   });
   const updates = useQuery({
     queryKey: ["updates", { hostId, manager, security }],
@@ -55,9 +84,31 @@ export function UpdatesPage() {
     placeholderData: keepPreviousData,
   });
   const items = updates.data?.items ?? [];
-  const hostnames = new Map(
-    (hosts.data?.items ?? []).map((host) => [host.id, host.hostname]),
-  );
+  const hostnames = new Map<number, string>();
+  for (const host of hostOptions.data?.items ?? []) {
+    hostnames.set(host.id, host.hostname);
+  }
+  if (selectedHost.data !== undefined) {
+    hostnames.set(selectedHost.data.id, selectedHost.data.hostname);
+  }
+  for (const update of items) {
+    if (update.hostname) {
+      hostnames.set(update.host_id, update.hostname);
+    }
+  }
+  const hostChoices = (hostOptions.data?.items ?? []).map((host) => ({
+    value: String(host.id),
+    label: host.hostname,
+  }));
+  if (
+    selectedHost.data !== undefined &&
+    !hostChoices.some((choice) => choice.value === hostParam)
+  ) {
+    hostChoices.push({
+      value: String(selectedHost.data.id),
+      label: selectedHost.data.hostname,
+    });
+  }
   const managers = [
     ...new Set(
       items.map((update) => update.manager).concat(manager ? [manager] : []),
@@ -124,10 +175,14 @@ export function UpdatesPage() {
           aria-label="Host"
           clearable
           searchable
-          data={(hosts.data?.items ?? []).map((host) => ({
-            value: String(host.id),
-            label: host.hostname,
-          }))}
+          searchValue={hostSearch}
+          onSearchChange={setHostSearch}
+          // The server already matched the search, so show its results as they are.
+          filter={({ options }) => options}
+          nothingFoundMessage={
+            hostOptions.isFetching ? "Searching…" : "No host matches"
+          }
+          data={hostChoices}
           value={hostParam}
           onChange={(value) => setFilter("host_id", value)}
         />
