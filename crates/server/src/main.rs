@@ -12,6 +12,7 @@ use sysmanage_server::cli::{self, Cli, Command};
 use sysmanage_server::clock::Clock;
 use sysmanage_server::config::{ADMIN_PASSWORD_VARIABLE, Config, LogConfig};
 use sysmanage_server::{app, setup, tls};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Time that open requests get to finish after SIGINT or SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -92,7 +93,11 @@ async fn serve(config: Config, admin_password: Option<String>) -> anyhow::Result
     let (router, _state) = app::build(config, Clock::system(), admin_password).await?;
 
     let handle = axum_server::Handle::new();
-    tokio::spawn(shutdown_on_signal(handle.clone()));
+    // The handlers are registered here, before "server listening" is logged, so that a signal
+    // sent as soon as the server is up never meets the default action, which kills the process.
+    let interrupt = signal(SignalKind::interrupt()).context("failed to listen for SIGINT")?;
+    let terminate = signal(SignalKind::terminate()).context("failed to listen for SIGTERM")?;
+    tokio::spawn(shutdown_on_signal(handle.clone(), interrupt, terminate));
     tracing::info!(
         %address,
         backend,
@@ -108,17 +113,14 @@ async fn serve(config: Config, admin_password: Option<String>) -> anyhow::Result
 }
 
 /// Waits for SIGINT or SIGTERM and then starts a graceful shutdown.
-async fn shutdown_on_signal(handle: axum_server::Handle) {
-    let signal = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut terminate) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = terminate.recv() => "SIGTERM",
-        },
-        Err(error) => {
-            tracing::warn!(%error, "failed to listen for SIGTERM; only SIGINT stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
-        }
+async fn shutdown_on_signal(
+    handle: axum_server::Handle,
+    mut interrupt: Signal,
+    mut terminate: Signal,
+) {
+    let signal = tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
     };
     tracing::info!(
         signal,
