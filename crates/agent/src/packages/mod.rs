@@ -31,7 +31,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sysmanage_protocol::{
-    JobFailure, ManagerScan, PackageResult, PackageSpec, ScanOutcome, UpdateInfo, UpdateReport,
+    JobFailure, JobFailureKind, ManagerScan, PackageResult, PackageSpec, ScanOutcome, UpdateInfo,
+    UpdateReport,
 };
 
 pub use command::CommandError;
@@ -73,6 +74,17 @@ pub struct InstallOutcome {
     pub output_tail: String,
     /// Failure of the install as a whole, if it failed.
     pub failure: Option<JobFailure>,
+}
+
+impl InstallOutcome {
+    /// Returns the outcome of an install that failed as a whole before any package ran.
+    pub fn failed(kind: JobFailureKind, message: String) -> Self {
+        Self {
+            packages: Vec::new(),
+            output_tail: String::new(),
+            failure: Some(JobFailure { kind, message }),
+        }
+    }
 }
 
 /// One package manager of the host.

@@ -99,26 +99,18 @@ pub fn package_result(spec: &PackageSpec, installed_version: Option<String>) -> 
     }
 }
 
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        packages: Vec::new(),
-        output_tail: String::new(),
-        failure: Some(JobFailure { kind, message }),
-    }
-}
-
 /// Runs an install selection with apk and reports each package.
 pub fn install(apk: &Apk, selection: &InstallSelection) -> InstallOutcome {
     let (specs, upgrade_all) = match selection {
         InstallSelection::SecurityOnly => {
-            return failed(
+            return InstallOutcome::failed(
                 JobFailureKind::Unsupported,
                 SECURITY_ONLY_UNSUPPORTED.to_owned(),
             );
         }
         InstallSelection::Packages(specs) => {
             if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
-                return failed(JobFailureKind::InvalidRequest, error.to_string());
+                return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
             }
             (specs.clone(), false)
         }
@@ -136,7 +128,7 @@ pub fn install(apk: &Apk, selection: &InstallSelection) -> InstallOutcome {
                 (specs, true)
             }
             Err(error) => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::CommandFailed,
                     format!("update detection before the upgrade failed: {error}"),
                 );

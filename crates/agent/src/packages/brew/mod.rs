@@ -23,8 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use sysmanage_protocol::{
-    JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateInfo,
-    UpdateStatus,
+    JobFailure, JobFailureKind, PackageOutcome, PackageSpec, UpdateInfo, UpdateStatus,
 };
 
 use self::detect::{Kind, Outdated};
@@ -326,7 +325,7 @@ impl PackageManager for Brew {
 
     fn install(&self, selection: &InstallSelection) -> InstallOutcome {
         if *selection == InstallSelection::SecurityOnly {
-            return failed(
+            return InstallOutcome::failed(
                 JobFailureKind::Unsupported,
                 "Homebrew has no security metadata, so a security-only install is not possible"
                     .to_owned(),
@@ -337,19 +336,21 @@ impl PackageManager for Brew {
                 .iter()
                 .find_map(|spec| install::validate_spec(spec).err())
         {
-            return failed(JobFailureKind::InvalidRequest, error.to_string());
+            return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
         }
         let context = match Context::find() {
             Ok(context) => context,
             Err(error @ OwnerError::OwnedByRoot) => {
-                return failed(JobFailureKind::Unsupported, error.to_string());
+                return InstallOutcome::failed(JobFailureKind::Unsupported, error.to_string());
             }
-            Err(error) => return failed(JobFailureKind::CommandFailed, error.to_string()),
+            Err(error) => {
+                return InstallOutcome::failed(JobFailureKind::CommandFailed, error.to_string());
+            }
         };
         let items = match self.outdated(&context) {
             Ok(items) => items,
             Err(error) => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::CommandFailed,
                     format!("listing outdated packages before the install failed: {error}"),
                 );
@@ -422,14 +423,6 @@ impl PackageManager for Brew {
             });
         }
         outcome
-    }
-}
-
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        packages: Vec::<PackageResult>::new(),
-        output_tail: String::new(),
-        failure: Some(JobFailure { kind, message }),
     }
 }
 

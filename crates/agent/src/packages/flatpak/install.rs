@@ -80,26 +80,18 @@ pub fn package_result(spec: &PackageSpec, installed: Option<&Installed>) -> Pack
     }
 }
 
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        packages: Vec::new(),
-        output_tail: String::new(),
-        failure: Some(JobFailure { kind, message }),
-    }
-}
-
 /// Runs an install selection with flatpak and reports each ref.
 pub fn install(flatpak: &Flatpak, selection: &InstallSelection) -> InstallOutcome {
     let (specs, update_all) = match selection {
         InstallSelection::SecurityOnly => {
-            return failed(
+            return InstallOutcome::failed(
                 JobFailureKind::Unsupported,
                 SECURITY_ONLY_UNSUPPORTED.to_owned(),
             );
         }
         InstallSelection::Packages(specs) => {
             if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
-                return failed(JobFailureKind::InvalidRequest, error.to_string());
+                return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
             }
             (specs.clone(), false)
         }
@@ -117,7 +109,7 @@ pub fn install(flatpak: &Flatpak, selection: &InstallSelection) -> InstallOutcom
                 true,
             ),
             Err(error) => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::CommandFailed,
                     format!("update detection before the update failed: {error}"),
                 );

@@ -129,7 +129,7 @@ impl PackageManager for PkgAdd {
             InstallSelection::Packages(specs) => specs.clone(),
             InstallSelection::All => Vec::new(),
             InstallSelection::SecurityOnly => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::Unsupported,
                     "OpenBSD does not mark package updates as security fixes, so a \
                      security-only install is not possible"
@@ -141,7 +141,7 @@ impl PackageManager for PkgAdd {
             .iter()
             .find_map(|spec| validate_package_name(&spec.name).err())
         {
-            return failed(JobFailureKind::InvalidRequest, error.to_string());
+            return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
         }
         let names: Vec<String> = specs.iter().map(|spec| spec.name.clone()).collect();
         let arguments = match selection {
@@ -190,13 +190,6 @@ impl PackageManager for PkgAdd {
                 message: format!("`{description}` failed: {message}"),
             }),
         }
-    }
-}
-
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        failure: Some(JobFailure { kind, message }),
-        ..InstallOutcome::default()
     }
 }
 

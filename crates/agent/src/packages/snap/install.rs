@@ -96,26 +96,18 @@ pub fn package_result(spec: &PackageSpec, installed_version: Option<String>) -> 
     }
 }
 
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        packages: Vec::new(),
-        output_tail: String::new(),
-        failure: Some(JobFailure { kind, message }),
-    }
-}
-
 /// Runs an install selection with snap and reports each snap.
 pub fn install(snap: &Snap, selection: &InstallSelection) -> InstallOutcome {
     let (specs, refresh_all) = match selection {
         InstallSelection::SecurityOnly => {
-            return failed(
+            return InstallOutcome::failed(
                 JobFailureKind::Unsupported,
                 SECURITY_ONLY_UNSUPPORTED.to_owned(),
             );
         }
         InstallSelection::Packages(specs) => {
             if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
-                return failed(JobFailureKind::InvalidRequest, error.to_string());
+                return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
             }
             (specs.clone(), false)
         }
@@ -133,7 +125,7 @@ pub fn install(snap: &Snap, selection: &InstallSelection) -> InstallOutcome {
                 true,
             ),
             Err(error) => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::CommandFailed,
                     format!("update detection before the refresh failed: {error}"),
                 );

@@ -132,7 +132,7 @@ impl PackageManager for SoftwareUpdate {
         let items = match self.list() {
             Ok(items) => items,
             Err(error) => {
-                return failed(
+                return InstallOutcome::failed(
                     JobFailureKind::CommandFailed,
                     format!("listing updates before the install failed: {error}"),
                 );
@@ -221,12 +221,5 @@ impl PackageManager for SoftwareUpdate {
 
     fn reboot_required(&self) -> bool {
         self.reboot_required.load(Ordering::Relaxed)
-    }
-}
-
-fn failed(kind: JobFailureKind, message: String) -> InstallOutcome {
-    InstallOutcome {
-        failure: Some(JobFailure { kind, message }),
-        ..InstallOutcome::default()
     }
 }
