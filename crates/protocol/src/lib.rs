@@ -314,7 +314,7 @@ impl Approval {
     }
 }
 
-/// Server's answer to a valid `Hello`.
+/// Server's reply to a valid `Hello`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Welcome {
     pub host_id: i64,
@@ -489,7 +489,7 @@ pub enum PackageOutcome {
     NotAttempted,
 }
 
-/// Error answer to a message that could not be processed.
+/// Error reply to a message that could not be processed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]

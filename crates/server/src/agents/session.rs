@@ -33,7 +33,7 @@ const MAX_QUEUED_MESSAGES: usize = 16;
 /// Storing one message that needs the database: an update report, an inventory or a job event.
 type Processing = Pin<Box<dyn Future<Output = ProcessedMessage> + Send>>;
 
-/// Outcome of a processed message: the reply to send, or the error to answer with.
+/// Outcome of a processed message: the reply to send, or the error to reply with.
 struct ProcessedMessage {
     id: MessageId,
     reply: Result<Option<ServerMessage>, (ErrorCode, String)>,
@@ -279,8 +279,8 @@ impl Session {
                 }
             };
             if let Flow::Close = flow {
-                // A message being stored, such as a job result, is finished rather than
-                // dropped; its reply cannot be sent any more, so the agent sends it again.
+                // A message being stored, such as a job result, is finished rather than dropped.
+                // Its reply cannot be sent any more, so the agent sends the message again.
                 if let Some(processing) = self.processing.take() {
                     processing.await;
                 }
