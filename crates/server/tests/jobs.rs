@@ -391,3 +391,116 @@ async fn install_validation_names_field() {
         api.get_ok("/jobs").await;
     }
 }
+
+#[tokio::test]
+async fn bulk_jobs_reach_connected_and_queue_for_others() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let online = approved_agent("bulk-online");
+        let mut online_connection = online.connect(&server).await;
+        let online_id = online_connection.host_id();
+        let offline = approved_agent("bulk-offline");
+        let offline_connection = offline.connect(&server).await;
+        let offline_id = offline_connection.host_id();
+        offline_connection.kill();
+        wait_disconnected(&server, offline_id).await;
+        let pending_id = TestAgent::new("bulk-pending")
+            .connect(&server)
+            .await
+            .host_id();
+        let unknown_id = offline_id + 1000;
+
+        let mut body = curl_request();
+        body["host_ids"] = json!([online_id, offline_id, pending_id, unknown_id]);
+        let (status, created) = api.post("/jobs", body).await;
+        assert_eq!(status, 201, "{backend:?}: {created}");
+        let jobs = created["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 2, "{backend:?}: {created}");
+        assert_eq!(jobs[0]["host_id"], online_id);
+        assert_eq!(jobs[0]["state"], "sent", "{backend:?}: {created}");
+        assert_eq!(jobs[1]["host_id"], offline_id);
+        assert_eq!(jobs[1]["state"], "queued", "{backend:?}: {created}");
+        assert_eq!(
+            created["skipped"],
+            json!([
+                {"host_id": pending_id, "reason": "not_approved"},
+                {"host_id": unknown_id, "reason": "not_found"},
+            ]),
+            "{backend:?}"
+        );
+        let online_job = jobs[0]["job_id"].as_i64().unwrap();
+        let offline_job = jobs[1]["job_id"].as_i64().unwrap();
+        assert_ne!(online_job, offline_job);
+
+        let delivered = expect_install_job(&mut online_connection).await;
+        assert_eq!(delivered.job_id, online_job);
+        assert!(
+            matches!(&delivered.request, InstallRequest::Packages { packages }
+                if packages.len() == 1 && packages[0].name == "curl"),
+            "{delivered:?}"
+        );
+        let job = wait_for_job_state(&mut api, online_job, "sent").await;
+        assert_eq!(job["packages"][0]["requested_version"], "8.1-1", "{job}");
+        let job = api.get_ok(&format!("/jobs/{offline_job}")).await;
+        assert_eq!(job["state"], "queued", "{backend:?}: {job}");
+        assert_eq!(job["packages"][0]["name"], "curl", "{job}");
+
+        let mut offline_connection = offline.connect(&server).await;
+        assert_eq!(
+            expect_install_job(&mut offline_connection).await.job_id,
+            offline_job
+        );
+        wait_for_job_state(&mut api, offline_job, "sent").await;
+
+        let jobs = api.get_ok(&format!("/jobs?host_id={pending_id}")).await;
+        assert_eq!(jobs["total"], 0, "{backend:?}: {jobs}");
+    }
+}
+
+#[tokio::test]
+async fn bulk_jobs_reject_bad_lists() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let host_id = approved_agent("bulk-one").connect(&server).await.host_id();
+        let pending_id = TestAgent::new("bulk-waiting")
+            .connect(&server)
+            .await
+            .host_id();
+
+        for (body, field) in [
+            (json!({"all": true}), "host_ids"),
+            (json!({"host_ids": [], "all": true}), "host_ids"),
+            (
+                json!({"host_ids": [host_id, host_id], "all": true}),
+                "host_ids[1]",
+            ),
+            (json!({"host_ids": [host_id]}), "body"),
+            (
+                json!({"host_ids": [host_id], "packages": [{"manager": "apt", "name": "-x", "version": "1"}]}),
+                "packages[0].name",
+            ),
+        ] {
+            let (status, reply) = api.post("/jobs", body.clone()).await;
+            assert_eq!(status, 422, "{backend:?} {body}: {reply}");
+            assert_eq!(
+                reply["error"]["field"], field,
+                "{backend:?} {body}: {reply}"
+            );
+        }
+
+        let (status, reply) = api
+            .post(
+                "/jobs",
+                json!({"host_ids": [pending_id], "security_only": true}),
+            )
+            .await;
+        assert_eq!(status, 409, "{backend:?}: {reply}");
+        let jobs = api.get_ok("/jobs").await;
+        assert_eq!(
+            jobs["total"], 0,
+            "{backend:?}: nothing is created on an error: {jobs}"
+        );
+    }
+}

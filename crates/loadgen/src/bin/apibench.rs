@@ -104,7 +104,11 @@ enum Command {
         /// Parallel clients creating jobs.
         #[arg(long, default_value_t = 8)]
         clients: usize,
-        /// Body of each `POST /hosts/{id}/updates/install`.
+        /// Hosts per `POST /jobs` request; 0 creates each job with its own
+        /// `POST /hosts/{id}/updates/install`.
+        #[arg(long, default_value_t = 10_000)]
+        batch_size: usize,
+        /// Install request of every job, without `host_ids`.
         #[arg(long, default_value = r#"{"all":true}"#)]
         request: String,
         /// Give up waiting for results after this many seconds.
@@ -177,6 +181,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Fanout {
             hosts,
             clients,
+            batch_size,
             request,
             timeout_secs,
         } => {
@@ -187,6 +192,7 @@ async fn main() -> anyhow::Result<()> {
                 &connection,
                 hosts,
                 clients,
+                batch_size,
                 &body,
                 bounded(timeout_secs)?,
             )
@@ -416,6 +422,7 @@ async fn fanout(
     connection: &Connection,
     hosts: usize,
     clients: usize,
+    batch_size: usize,
     body: &Value,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
@@ -434,27 +441,48 @@ async fn fanout(
     let started = Instant::now();
     let started_unix_ms = unix_ms();
     let measurement = Arc::new(Mutex::new(Measurement::default()));
-    let chunk_size = host_ids.len().div_ceil(clients.max(1)).max(1);
+    let created_jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Each request is one batch of hosts (or one host); clients take batches in turn.
+    let batches: Vec<Vec<i64>> = host_ids
+        .chunks(batch_size.max(1))
+        .map(<[i64]>::to_vec)
+        .collect();
+    let per_client = batches.len().div_ceil(clients.max(1)).max(1);
     let mut tasks = tokio::task::JoinSet::new();
-    for chunk in host_ids.chunks(chunk_size) {
+    for client_batches in batches.chunks(per_client) {
         let mut client = login(http, connection).await?;
-        let chunk = chunk.to_vec();
+        let client_batches = client_batches.to_vec();
         let body = body.clone();
         let measurement = Arc::clone(&measurement);
+        let created_jobs = Arc::clone(&created_jobs);
         tasks.spawn(async move {
-            for host_id in chunk {
-                let result = client
-                    .post(&format!("/hosts/{host_id}/updates/install"), &body)
-                    .await;
+            for batch in client_batches {
+                let result = if batch_size == 0 {
+                    let host_id = batch[0];
+                    client
+                        .post(&format!("/hosts/{host_id}/updates/install"), &body)
+                        .await
+                        .map(|(_, elapsed)| (1, elapsed))
+                } else {
+                    let mut bulk = body.clone();
+                    bulk["host_ids"] = json!(batch);
+                    client.post("/jobs", &bulk).await.map(|(reply, elapsed)| {
+                        let jobs = reply["jobs"].as_array().map_or(0, Vec::len);
+                        (jobs, elapsed)
+                    })
+                };
                 let mut measurement = measurement.lock().await;
                 match result {
-                    Ok((_, elapsed)) => record(
-                        measurement
-                            .by_path
-                            .entry("create".to_owned())
-                            .or_insert_with(new_histogram),
-                        elapsed,
-                    ),
+                    Ok((jobs, elapsed)) => {
+                        created_jobs.fetch_add(jobs, std::sync::atomic::Ordering::Relaxed);
+                        record(
+                            measurement
+                                .by_path
+                                .entry("create".to_owned())
+                                .or_insert_with(new_histogram),
+                            elapsed,
+                        );
+                    }
                     Err(error) => {
                         *measurement.errors.entry(error.kind()).or_insert(0) += 1;
                         drop(measurement);
@@ -468,7 +496,8 @@ async fn fanout(
     }
     while tasks.join_next().await.is_some() {}
     let created_secs = started.elapsed().as_secs_f64();
-    let (created, create_latency, errors) = {
+    let created = created_jobs.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    let (create_requests, create_latency, errors) = {
         let measurement = measurement.lock().await;
         let histogram = measurement
             .by_path
@@ -497,6 +526,8 @@ async fn fanout(
     Ok(json!({
         "hosts": hosts,
         "clients": clients,
+        "batch_size": batch_size,
+        "create_requests": create_requests,
         "started_unix_ms": started_unix_ms,
         "jobs_created": created,
         "create_errors": errors,

@@ -28,16 +28,16 @@ const MAX_PACKAGES: usize = 1000;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstallBody {
-    packages: Option<Vec<PackageBody>>,
-    all: Option<bool>,
-    security_only: Option<bool>,
+    pub(super) packages: Option<Vec<PackageBody>>,
+    pub(super) all: Option<bool>,
+    pub(super) security_only: Option<bool>,
 }
 
 /// One package of the request. Fields are optional here so that a missing one gets an error
 /// naming its index.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PackageBody {
+pub(super) struct PackageBody {
     manager: Option<String>,
     name: Option<String>,
     version: Option<String>,
@@ -53,7 +53,7 @@ pub struct JobCreated {
 
 /// Validates the body and turns it into an install request. Errors name the field, such as
 /// `packages[0].version`.
-fn validate_request(body: InstallBody) -> ApiResult<InstallRequest> {
+pub(super) fn validate_request(body: InstallBody) -> ApiResult<InstallRequest> {
     let forms = [
         body.packages.is_some(),
         body.all == Some(true),
@@ -178,51 +178,94 @@ async fn insert_job(
     request: &InstallRequest,
     created_by: Option<i64>,
 ) -> ApiResult<i64> {
-    let now = state.clock.now_ms();
-    let expiry_ms =
-        i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let request_json = serde_json::to_string(request).map_err(|error| {
-        ApiError::Internal(anyhow::anyhow!(
-            "failed to serialize a job request: {error}"
-        ))
-    })?;
-
+    let new_job = NewJob::new(state, request, created_by)?;
     let txn = crate::transaction::begin_write(&state.db).await?;
-    let inserted = job::ActiveModel {
-        host_id: Set(host_id),
-        request: Set(request_json),
-        state: Set(job_state::QUEUED.to_owned()),
-        created_by: Set(created_by),
-        created_at: Set(now),
-        sent_at: Set(None),
-        started_at: Set(None),
-        finished_at: Set(None),
-        expires_at: Set(now.saturating_add(expiry_ms)),
-        reboot_required: Set(false),
-        output_tail: Set(None),
-        failure_kind: Set(None),
-        failure_message: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    if let InstallRequest::Packages { packages } = request {
-        let rows = packages.iter().map(|package| job_package::ActiveModel {
-            job_id: Set(inserted.id),
-            manager: Set(package.manager.clone()),
-            name: Set(package.name.clone()),
-            requested_version: Set(Some(package.version.clone())),
-            installed_version: Set(None),
-            outcome: Set("pending".to_owned()),
-            message: Set(None),
-            ..Default::default()
-        });
+    let inserted = new_job.row(host_id).insert(&txn).await?;
+    if let Some(rows) = new_job.package_rows(&[inserted.id]) {
         job_package::Entity::insert_many(rows)
             .exec_without_returning(&txn)
             .await?;
     }
     txn.commit().await?;
     Ok(inserted.id)
+}
+
+/// What every job of one request shares: the stored request, its author and its times.
+pub(super) struct NewJob<'a> {
+    request: &'a InstallRequest,
+    request_json: String,
+    created_by: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl<'a> NewJob<'a> {
+    pub(super) fn new(
+        state: &AppState,
+        request: &'a InstallRequest,
+        created_by: Option<i64>,
+    ) -> ApiResult<Self> {
+        let created_at = state.clock.now_ms();
+        let expiry_ms =
+            i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let request_json = serde_json::to_string(request).map_err(|error| {
+            ApiError::Internal(anyhow::anyhow!(
+                "failed to serialize a job request: {error}"
+            ))
+        })?;
+        Ok(Self {
+            request,
+            request_json,
+            created_by,
+            created_at,
+            expires_at: created_at.saturating_add(expiry_ms),
+        })
+    }
+
+    /// The `jobs` row of this request for one host, in state `queued`.
+    pub(super) fn row(&self, host_id: i64) -> job::ActiveModel {
+        job::ActiveModel {
+            host_id: Set(host_id),
+            request: Set(self.request_json.clone()),
+            state: Set(job_state::QUEUED.to_owned()),
+            created_by: Set(self.created_by),
+            created_at: Set(self.created_at),
+            sent_at: Set(None),
+            started_at: Set(None),
+            finished_at: Set(None),
+            expires_at: Set(self.expires_at),
+            reboot_required: Set(false),
+            output_tail: Set(None),
+            failure_kind: Set(None),
+            failure_message: Set(None),
+            ..Default::default()
+        }
+    }
+
+    /// One `job_packages` row per requested package and job, or `None` for a request without a
+    /// package list (`all`, `security_only`).
+    pub(super) fn package_rows(
+        &self,
+        job_ids: &[i64],
+    ) -> Option<impl Iterator<Item = job_package::ActiveModel>> {
+        let InstallRequest::Packages { packages } = self.request else {
+            return None;
+        };
+        Some(job_ids.iter().flat_map(move |&job_id| {
+            packages
+                .iter()
+                .map(move |package| job_package::ActiveModel {
+                    job_id: Set(job_id),
+                    manager: Set(package.manager.clone()),
+                    name: Set(package.name.clone()),
+                    requested_version: Set(Some(package.version.clone())),
+                    installed_version: Set(None),
+                    outcome: Set("pending".to_owned()),
+                    message: Set(None),
+                    ..Default::default()
+                })
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! result the server stores is final. See docs/protocol.md.
 
 mod api;
+mod bulk;
 mod create;
 mod delivery;
 mod expiry;
@@ -38,7 +39,7 @@ pub mod job_state {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/hosts/{id}/updates/install", post(create::create_job))
-        .route("/jobs", get(api::list_jobs))
+        .route("/jobs", get(api::list_jobs).post(bulk::create_jobs))
         .route("/jobs/{id}", get(api::get_job))
 }
 
