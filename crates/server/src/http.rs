@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(summary::routes())
         .merge(events::privileged_routes())
         .route("/logout", post(auth::logout))
+        .route("/account/password", post(auth::change_password))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -516,3 +516,69 @@ async fn purge_deletes_only_long_expired() {
         );
     }
 }
+
+#[tokio::test]
+async fn user_changes_own_password_and_other_sessions_end() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut admin = support::api::ApiClient::admin(&server).await;
+        let (status, body) = admin
+            .post(
+                "/users",
+                json!({"userid": "operator", "password": "first-password", "is_admin": false}),
+            )
+            .await;
+        assert_eq!(status, 201, "{backend:?}: {body}");
+        let mut session =
+            support::api::ApiClient::login(&server, "operator", "first-password").await;
+        let mut other_session =
+            support::api::ApiClient::login(&server, "operator", "first-password").await;
+
+        for (body, field) in [
+            (
+                json!({"current_password": "wrong-password", "new_password": "second-password"}),
+                "current_password",
+            ),
+            (
+                json!({"current_password": "first-password", "new_password": "short"}),
+                "new_password",
+            ),
+        ] {
+            let (status, reply) = session.post("/account/password", body).await;
+            assert_eq!(status, 422, "{backend:?}: {reply}");
+            assert_eq!(reply["error"]["field"], field, "{backend:?}: {reply}");
+        }
+        // A non-administrator may change only their own account, not others'.
+        let (status, _) = session
+            .post("/users", json!({"userid": "x", "password": "password123"}))
+            .await;
+        assert_eq!(status, 403, "{backend:?}");
+
+        let (status, reply) = session
+            .post(
+                "/account/password",
+                json!({"current_password": "first-password", "new_password": "second-password"}),
+            )
+            .await;
+        assert_eq!(status, 204, "{backend:?}: {reply}");
+        let (status, _) = session.get("/hosts").await;
+        assert_eq!(
+            status, 200,
+            "{backend:?}: the session that changed the password stays open"
+        );
+        let (status, _) = other_session.get("/hosts").await;
+        assert_eq!(
+            status, 403,
+            "{backend:?}: another session survived the password change"
+        );
+        assert_eq!(
+            server.login("operator", "first-password").await,
+            Err(401),
+            "{backend:?}"
+        );
+        assert!(
+            server.login("operator", "second-password").await.is_ok(),
+            "{backend:?}"
+        );
+    }
+}

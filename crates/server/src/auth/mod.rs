@@ -6,9 +6,10 @@
 //! request only (see [`tokens`]). `POST /logout` ends the chain.
 //!
 //! Permissions: administrators may do everything, and other active users may only read. The
-//! middleware rejects any method but GET and HEAD from a non-administrator with 403, except
-//! `POST /logout`.
+//! middleware rejects any method but GET and HEAD from a non-administrator with 403, except the
+//! few POST routes in [`OPEN_TO_EVERY_USER`] that concern the user's own session.
 
+mod account;
 mod bootstrap;
 mod limiter;
 pub mod password;
@@ -24,6 +25,7 @@ use axum::{Extension, Json};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
+pub use account::change_password;
 pub use bootstrap::bootstrap_admin;
 pub use limiter::{LoginLimiter, MAX_COUNTERS};
 pub use tokens::spawn_token_purge;
@@ -31,6 +33,10 @@ pub use tokens::spawn_token_purge;
 use crate::db::entities::user;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
+
+/// Paths that every signed-in user may POST to, administrator or not: they act on the user's own
+/// session and account, never on the fleet.
+pub const OPEN_TO_EVERY_USER: [&str; 3] = ["/logout", "/events/ticket", "/account/password"];
 
 /// Name of the response header, and of the login response field, that carries the next token.
 pub const REAUTHORIZATION_HEADER: &str = "X_Reauthorization";
@@ -195,8 +201,8 @@ pub async fn require_token(
     };
 
     let read_only = matches!(*request.method(), Method::GET | Method::HEAD);
-    let is_logout = request.uri().path() == "/logout";
-    let mut response = if current.is_admin || read_only || is_logout {
+    let own_session = OPEN_TO_EVERY_USER.contains(&request.uri().path());
+    let mut response = if current.is_admin || read_only || own_session {
         request.extensions_mut().insert(current);
         next.run(request).await
     } else {

@@ -210,6 +210,24 @@ pub async fn revoke_user(
     Ok(result.rows_affected)
 }
 
+/// Revokes every token of `user_id` outside `chain_id`, so that every other session of the user
+/// ends. Returns how many tokens were newly revoked.
+pub async fn revoke_user_except_chain(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    chain_id: &str,
+    now_ms: i64,
+) -> Result<u64, DbErr> {
+    let result = auth_token::Entity::update_many()
+        .col_expr(auth_token::Column::RevokedAt, Expr::val(now_ms))
+        .filter(auth_token::Column::UserId.eq(user_id))
+        .filter(auth_token::Column::ChainId.ne(chain_id))
+        .filter(auth_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Issues the next token of a chain after a request, unless the chain ended during it: a
 /// revoked token in the chain, or a user who is gone or inactive, means no successor.
 pub async fn issue_successor(
@@ -242,6 +260,39 @@ pub async fn issue_successor(
     )
     .await
     .map(Some)
+}
+
+/// Returns whether the session of `chain_id` is still open at `now_ms`: its user exists and is
+/// active, no token of the chain is revoked, and its newest token has not passed its idle
+/// timeout. A token in use by a request counts until its own expiry, so the check does not
+/// fail in the moment between a request consuming a token and its successor being issued.
+pub async fn session_is_open(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    chain_id: &str,
+    now_ms: i64,
+) -> Result<bool, DbErr> {
+    let active = user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .is_some_and(|user| user.active);
+    if !active {
+        return Ok(false);
+    }
+    let revoked = auth_token::Entity::find()
+        .filter(auth_token::Column::ChainId.eq(chain_id))
+        .filter(auth_token::Column::RevokedAt.is_not_null())
+        .count(db)
+        .await?;
+    if revoked > 0 {
+        return Ok(false);
+    }
+    let unexpired = auth_token::Entity::find()
+        .filter(auth_token::Column::ChainId.eq(chain_id))
+        .filter(auth_token::Column::ExpiresAt.gt(now_ms))
+        .count(db)
+        .await?;
+    Ok(unexpired > 0)
 }
 
 /// Deletes tokens that expired more than the idle timeout plus one hour before `now_ms`.

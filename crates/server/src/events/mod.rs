@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 use crate::state::AppState;
 
 pub use stream::{issue_ticket, open_stream};
-pub use tickets::{TicketError, TicketStore};
+pub use tickets::{StreamOwner, TicketError, TicketStore};
 
 /// Seconds a stream ticket stays valid after it was issued.
 pub const TICKET_TTL_SECS: u64 = 30;

@@ -3,22 +3,27 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::{Event, TICKET_TTL_SECS, TicketError};
+use super::{Event, StreamOwner, TICKET_TTL_SECS, TicketError};
+use crate::auth::{CurrentUser, tokens};
 use crate::error::ApiQuery;
 use crate::state::AppState;
 
 /// Interval of SSE comment lines that keep idle connections open through proxies.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Interval between two checks that the session which opened a stream is still open. A logout,
+/// a revoked chain, an idle timeout or a deactivated user ends the stream within this time.
+const SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Body of `POST /events/ticket`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,16 +51,25 @@ impl IntoResponse for TicketError {
     }
 }
 
-/// `POST /events/ticket`: issues a one-time ticket that opens one event stream.
+/// `POST /events/ticket`: issues a one-time ticket that opens one event stream for the session
+/// of the request.
 pub async fn issue_ticket(
     State(state): State<AppState>,
+    Extension(user): Extension<CurrentUser>,
 ) -> Result<Json<TicketResponse>, TicketError> {
     let now = state.clock.now_ms();
     let expires_at = now + (TICKET_TTL_SECS * 1000) as i64;
     let ticket = state
         .events
         .tickets
-        .issue(now, expires_at)
+        .issue(
+            now,
+            expires_at,
+            StreamOwner {
+                user_id: user.user_id,
+                chain_id: user.chain_id,
+            },
+        )
         .inspect_err(|error| tracing::warn!(%error, "event stream ticket not issued"))?;
     Ok(Json(TicketResponse {
         ticket,
@@ -63,31 +77,85 @@ pub async fn issue_ticket(
     }))
 }
 
-/// `GET /events?ticket=...`: burns the ticket and streams every published event as SSE.
+/// `GET /events?ticket=...`: burns the ticket and streams every published event as SSE until
+/// the session that asked for the ticket ends.
 ///
 /// The first event is `ready`. A client that falls more than the channel capacity behind gets a
-/// `resync` event and should refetch everything it shows.
-// TODO: an open stream outlives a logout or a deactivated user; tie streams to the token chain
-// once the auth module exposes chain revocation.
+/// `resync` event and should refetch everything it shows. The stream checks its session every
+/// [`SESSION_CHECK_INTERVAL`] and closes once the session is logged out, revoked, idle past its
+/// timeout or its user is deactivated or deleted.
 pub async fn open_stream(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, TicketError> {
     let ticket = query.ticket.unwrap_or_default();
-    state
+    let owner = state
         .events
         .tickets
         .redeem(&ticket, state.clock.now_ms())
         .inspect_err(|_| tracing::info!("event stream rejected: invalid ticket"))?;
-    tracing::info!("event stream opened");
+    tracing::info!(user_id = owner.user_id, "event stream opened");
 
-    let receiver = state.events.subscribe();
+    let mut session_check = tokio::time::interval(SESSION_CHECK_INTERVAL);
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let subscription = Subscription {
+        receiver: state.events.subscribe(),
+        session_check,
+        owner,
+        state,
+    };
     let ready = stream::once(async { Ok(SseEvent::default().event("ready").data("{}")) });
-    let events = stream::unfold(receiver, |mut receiver| async move {
-        let message = next_message(&mut receiver).await?;
-        Some((Ok(message), receiver))
+    let events = stream::unfold(subscription, |mut subscription| async move {
+        let message = subscription.next().await?;
+        Some((Ok(message), subscription))
     });
     Ok(Sse::new(ready.chain(events)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE_INTERVAL)))
+}
+
+/// One open stream: its place on the event bus and the session it belongs to.
+struct Subscription {
+    receiver: broadcast::Receiver<Event>,
+    session_check: tokio::time::Interval,
+    owner: StreamOwner,
+    state: AppState,
+}
+
+impl Subscription {
+    /// Returns the next message, or `None` when the stream must end: the session ended or the
+    /// bus is gone (server shutdown).
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            tokio::select! {
+                message = next_message(&mut self.receiver) => return message,
+                _ = self.session_check.tick() => {
+                    if !self.session_is_open().await {
+                        tracing::info!(user_id = self.owner.user_id, "event stream closed: its session ended");
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks the session in the database. A database error keeps the stream open; the next
+    /// check tries again.
+    async fn session_is_open(&self) -> bool {
+        let now = self.state.clock.now_ms();
+        match tokens::session_is_open(
+            &self.state.db,
+            self.owner.user_id,
+            &self.owner.chain_id,
+            now,
+        )
+        .await
+        {
+            Ok(open) => open,
+            Err(error) => {
+                tracing::warn!(%error, "could not check the session of an event stream; keeping it open");
+                true
+            }
+        }
+    }
 }
 
 /// Waits for the next event and converts it to an SSE message. Returns `None` when the bus is

@@ -23,6 +23,15 @@ impl ApiClient {
         }
     }
 
+    /// Logs in as `userid`.
+    pub async fn login(server: &TestServer, userid: &str, password: &str) -> Self {
+        Self {
+            base_url: server.base_url.clone(),
+            client: server.client.clone(),
+            token: server.login(userid, password).await.unwrap(),
+        }
+    }
+
     /// Sends a request and returns the status and the JSON body (`Null` when empty).
     pub async fn request(
         &mut self,
