@@ -460,8 +460,14 @@ mod tests {
         assert_eq!(updates.len(), 5);
         for update in &updates {
             assert!(!update.security);
-            assert!(sysmanage_protocol::validate_package_name(&update.name).is_ok());
-            assert!(sysmanage_protocol::validate_version(&update.new_version).is_ok());
+            assert!(
+                sysmanage_protocol::validate_package_name_for(&update.manager, &update.name)
+                    .is_ok()
+            );
+            assert!(
+                sysmanage_protocol::validate_version_for(&update.manager, &update.new_version)
+                    .is_ok()
+            );
         }
         let firefox = updates
             .iter()

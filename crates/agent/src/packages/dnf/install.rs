@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::rpmdb::{self, InstalledPackage};
@@ -32,8 +32,8 @@ pub fn pinned_argument(manager: &str, spec: &PackageSpec) -> Result<String, Vali
             reason: "is not the manager of this install",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)?;
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)?;
     Ok(match split_architecture(&spec.name) {
         Some((name, architecture)) => format!("{name}-{}.{architecture}", spec.version),
         None => format!("{}-{}", spec.name, spec.version),

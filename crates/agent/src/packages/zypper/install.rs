@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::{Exit, MANAGER, PATCH_PREFIX, Zypper, decode_exit, xml};
@@ -42,8 +42,8 @@ pub fn pinned_argument(spec: &PackageSpec) -> Result<String, ValidationError> {
             reason: "is not zypper",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)?;
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)?;
     Ok(format!("{}={}", spec.name, spec.version))
 }
 
