@@ -54,6 +54,11 @@ pub enum ScanError {
     },
     #[error("could not parse the output of `{command}`: {reason}")]
     Parse { command: String, reason: String },
+    #[error("could not read {path}: {source}")]
+    ReadFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Selection of updates to install with one manager.
