@@ -8,11 +8,12 @@
 //!
 //! Detection reads `brew outdated --json=v2` without `--greedy`, so casks that update
 //! themselves (`auto_updates true`) or have no version (`:latest`) are not listed, as Homebrew
-//! does by default. `brew update` runs first only when [`BrewSettings::update_first`] is set,
-//! because it fetches the taps from the network. Pinned formulae are reported as held and never
-//! upgraded. Homebrew has no security metadata: every update has `security: false`, and a
-//! security-only install is unsupported. Runs that find another brew holding a lock are retried
-//! with backoff (see [`crate::packages::busy`]).
+//! does by default. `brew update` runs first only when [`BrewSettings::update_first`] is set
+//! (the agent configuration key `brew.update_first`), because it fetches the taps from the
+//! network. Pinned formulae are reported as held and never upgraded. Homebrew has no security
+//! metadata: every update has `security: false`, and a security-only install is unsupported.
+//! Runs that find another brew holding a lock are retried with backoff (see
+//! [`crate::packages::busy`]).
 
 pub mod detect;
 pub mod install;
