@@ -11,7 +11,7 @@ use crate::connection::{self, ConnectionContext, Endpoint};
 use crate::identity::{Identity, IdentityError};
 use crate::jobs::JobRunner;
 use crate::jobs::journal::{Journal, JournalError};
-use crate::packages::{self, ManagerSettings, PackageManager, apt::AptSettings};
+use crate::packages::{self, PackageManager};
 use crate::scanner::Scanner;
 
 /// Error starting the agent.
@@ -55,14 +55,7 @@ impl AgentOptions {
         } else {
             None
         };
-        let settings = ManagerSettings {
-            apt: AptSettings {
-                update_lists: config.apt.update_lists,
-                lock_timeout: config.lock_timeout(),
-                install_timeout: config.install_timeout(),
-                apt_config: None,
-            },
-        };
+        let settings = config.manager_settings();
         Ok(Self {
             endpoint: Endpoint { url, tls },
             state_dir: config.state_dir.clone(),

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::packages::ManagerSettings;
+use crate::packages::apt::AptSettings;
+
 /// Variable naming the configuration file.
 pub const CONFIG_PATH_VARIABLE: &str = "SYSMANAGE_AGENT_CONFIG";
 /// Configuration files tried in order when neither `--config` nor the variable is set.
@@ -28,6 +31,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("SYSMANAGE_AGENT_STATE_DIR", "state_dir"),
     ("SYSMANAGE_AGENT_LOG_FORMAT", "log.format"),
     ("SYSMANAGE_AGENT_APT_UPDATE_LISTS", "apt.update_lists"),
+    ("SYSMANAGE_AGENT_BREW_UPDATE_FIRST", "brew.update_first"),
     (
         "SYSMANAGE_AGENT_APT_LOCK_TIMEOUT_SECS",
         "apt.lock_timeout_secs",
@@ -105,6 +109,7 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub log: LogConfig,
     pub apt: AptConfig,
+    pub brew: BrewConfig,
     /// Time limit of one install in seconds, after which the package manager is killed.
     pub install_timeout_secs: u64,
 }
@@ -139,6 +144,14 @@ pub struct AptConfig {
     pub lock_timeout_secs: u64,
 }
 
+/// `brew` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrewConfig {
+    /// Run `brew update` before each update scan, which fetches every tap from the network.
+    pub update_first: bool,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -147,6 +160,7 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/sysmanage-agent"),
             log: LogConfig::default(),
             apt: AptConfig::default(),
+            brew: BrewConfig::default(),
             install_timeout_secs: 3600,
         }
     }
@@ -254,6 +268,7 @@ impl Config {
             }
             "apt.update_lists" => self.apt.update_lists = parse_bool(value)?,
             "apt.lock_timeout_secs" => self.apt.lock_timeout_secs = parse_seconds(value)?,
+            "brew.update_first" => self.brew.update_first = parse_bool(value)?,
             "install_timeout_secs" => self.install_timeout_secs = parse_seconds(value)?,
             _ => return Err(format!("no configuration key {key}")),
         }
@@ -288,6 +303,19 @@ impl Config {
 
     pub fn lock_timeout(&self) -> Duration {
         Duration::from_secs(self.apt.lock_timeout_secs)
+    }
+
+    /// Returns the settings the package managers take from this configuration.
+    pub fn manager_settings(&self) -> ManagerSettings {
+        ManagerSettings {
+            apt: AptSettings {
+                update_lists: self.apt.update_lists,
+                lock_timeout: self.lock_timeout(),
+                install_timeout: self.install_timeout(),
+                apt_config: None,
+            },
+            brew_update_first: self.brew.update_first,
+        }
     }
 }
 
@@ -374,6 +402,8 @@ mod tests {
         assert_eq!(config.apt.lock_timeout_secs, 300);
         assert_eq!(config.install_timeout_secs, 3600);
         assert_eq!(config.log.format, LogFormat::Text);
+        assert!(!config.brew.update_first);
+        assert!(!config.manager_settings().brew_update_first);
     }
 
     #[test]
@@ -390,6 +420,8 @@ log:
 apt:
   update_lists: false
   lock_timeout_secs: 60
+brew:
+  update_first: true
 install_timeout_secs: 120
 ";
         let config = Config::from_yaml(yaml).unwrap();
@@ -404,7 +436,9 @@ install_timeout_secs: 120
         assert_eq!(config.log.format, LogFormat::Json);
         assert!(!config.apt.update_lists);
         assert_eq!(config.apt.lock_timeout_secs, 60);
+        assert!(config.brew.update_first);
         assert_eq!(config.install_timeout_secs, 120);
+        assert!(config.manager_settings().brew_update_first);
     }
 
     #[test]
@@ -469,6 +503,7 @@ install_timeout_secs: 120
             let value = match *key {
                 "log.format" => "json",
                 "apt.update_lists" => "false",
+                "brew.update_first" => "true",
                 "apt.lock_timeout_secs" | "install_timeout_secs" => "5",
                 _ => "/x",
             };

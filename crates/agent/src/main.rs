@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use sysmanage_agent::check::{self, CheckFormat};
 use sysmanage_agent::config::Config;
 use sysmanage_agent::identity::Identity;
-use sysmanage_agent::packages::{self, ManagerSettings, apt::AptSettings};
+use sysmanage_agent::packages;
 use sysmanage_agent::{agent, logging};
 
 /// Reports pending updates to the server and installs them on request.
@@ -117,14 +117,7 @@ async fn shutdown_signal() {
 }
 
 fn run_check(config: &Config, json: bool) -> ExitCode {
-    let settings = ManagerSettings {
-        apt: AptSettings {
-            update_lists: config.apt.update_lists,
-            lock_timeout: config.lock_timeout(),
-            install_timeout: config.install_timeout(),
-            apt_config: None,
-        },
-    };
+    let settings = config.manager_settings();
     let managers = packages::detect_managers(&settings);
     let format = if json {
         CheckFormat::Json

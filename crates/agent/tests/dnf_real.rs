@@ -216,3 +216,68 @@ fn dnf_reboot_hint_needs_the_plugin() {
         Err(error) => assert!(error.to_string().contains("dnf-plugins-core"), "{error}"),
     }
 }
+
+#[test]
+fn dnf_reports_versionlocked_package_as_held() {
+    let (world, dnf) = setup();
+    // The list file as `dnf versionlock add smtest-plain` writes it. The plugin itself is not
+    // installed here, so the backend alone must keep the package back.
+    let plugins = world.root().join("etc/dnf/plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::write(
+        plugins.join("versionlock.list"),
+        "# Added lock on Fri Dec  4 12:00:00 2026\nsmtest-plain-0:1.0-1.*\n",
+    )
+    .unwrap();
+
+    let updates = dnf.detect_updates().unwrap();
+    let plain = updates
+        .iter()
+        .find(|update| update.name == "smtest-plain")
+        .expect("the locked package is reported");
+    assert_eq!(plain.status, UpdateStatus::Held);
+    assert_eq!(plain.current_version.as_deref(), Some("1.0-1"));
+    assert_eq!(plain.new_version, "2.0-1");
+    let secure = updates
+        .iter()
+        .find(|update| update.name == "smtest-secure")
+        .unwrap();
+    assert_eq!(secure.status, UpdateStatus::Available);
+
+    // A job that names the locked package leaves it alone, and its result explains why.
+    let outcome = dnf.install(&InstallSelection::Packages(vec![spec(
+        "smtest-plain",
+        "2.0-1",
+    )]));
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    assert_eq!(outcome.packages.len(), 1);
+    assert_eq!(outcome.packages[0].outcome, PackageOutcome::NotAttempted);
+    let message = outcome.packages[0].message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("versionlock delete smtest-plain"),
+        "{message}"
+    );
+    assert_eq!(
+        world.installed_version("smtest-plain").as_deref(),
+        Some("1.0-1")
+    );
+
+    let outcome = dnf.install(&InstallSelection::All);
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    assert!(
+        outcome
+            .packages
+            .iter()
+            .all(|package| package.name != "smtest-plain"),
+        "{:?}",
+        outcome.packages
+    );
+    assert_eq!(
+        world.installed_version("smtest-plain").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        world.installed_version("smtest-secure").as_deref(),
+        Some("2.0-1")
+    );
+}

@@ -223,3 +223,69 @@ fn zypper_pins_a_patch_and_reports_busy_lock_and_reboot() {
         Some("2.0-1")
     );
 }
+
+#[test]
+fn zypper_reports_locked_package_as_held() {
+    let (world, zypper) = setup();
+    run(
+        "zypper",
+        &[
+            "--non-interactive",
+            "--root",
+            world.root().to_str().unwrap(),
+            "addlock",
+            "smtest-plain",
+        ],
+    );
+
+    let updates = zypper.detect_updates().unwrap();
+    let plain = updates
+        .iter()
+        .find(|update| update.name == "smtest-plain")
+        .expect("the locked package is reported");
+    assert_eq!(plain.status, UpdateStatus::Held);
+    assert_eq!(plain.current_version.as_deref(), Some("1.0-1"));
+    assert_eq!(plain.new_version, "2.0-1");
+    let secure = updates
+        .iter()
+        .find(|update| update.name == "smtest-secure")
+        .unwrap();
+    assert_eq!(secure.status, UpdateStatus::Available);
+
+    // A job that names the locked package leaves it alone, and its result explains why.
+    let outcome = zypper.install(&InstallSelection::Packages(vec![spec(
+        "smtest-plain",
+        "2.0-1",
+    )]));
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    assert_eq!(outcome.packages.len(), 1);
+    assert_eq!(outcome.packages[0].outcome, PackageOutcome::NotAttempted);
+    let message = outcome.packages[0].message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("zypper removelock smtest-plain"),
+        "{message}"
+    );
+    assert_eq!(
+        world.installed_version("smtest-plain").as_deref(),
+        Some("1.0-1")
+    );
+
+    let outcome = zypper.install(&InstallSelection::All);
+    assert_eq!(outcome.failure, None, "{}", outcome.output_tail);
+    assert!(
+        outcome
+            .packages
+            .iter()
+            .all(|package| package.name != "smtest-plain"),
+        "{:?}",
+        outcome.packages
+    );
+    assert_eq!(
+        world.installed_version("smtest-plain").as_deref(),
+        Some("1.0-1")
+    );
+    assert_eq!(
+        world.installed_version("smtest-secure").as_deref(),
+        Some("2.0-1")
+    );
+}

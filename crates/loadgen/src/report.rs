@@ -258,7 +258,7 @@ mod tests {
     use std::collections::HashSet;
 
     use sysmanage_protocol::{
-        PackageSpec, validate_manager, validate_package_name, validate_version,
+        PackageSpec, validate_manager, validate_package_name_for, validate_version_for,
     };
 
     use super::*;
@@ -276,9 +276,10 @@ mod tests {
             );
             for update in &updates {
                 validate_manager(&update.manager).unwrap();
-                validate_package_name(&update.name).unwrap();
-                validate_version(&update.new_version).unwrap();
-                validate_version(update.current_version.as_deref().unwrap()).unwrap();
+                validate_package_name_for(&update.manager, &update.name).unwrap();
+                validate_version_for(&update.manager, &update.new_version).unwrap();
+                validate_version_for(&update.manager, update.current_version.as_deref().unwrap())
+                    .unwrap();
                 assert_ne!(
                     update.current_version.as_deref(),
                     Some(update.new_version.as_str())

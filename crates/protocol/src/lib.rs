@@ -11,7 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use validate::{ValidationError, validate_manager, validate_package_name, validate_version};
+pub use validate::{
+    ValidationError, validate_manager, validate_package_name_any, validate_package_name_for,
+    validate_package_spec, validate_version_for,
+};
 
 /// Version of the message format. A peer rejects frames whose `v` differs.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -380,7 +383,10 @@ pub struct UpdateInfo {
 pub enum UpdateStatus {
     /// An upgrade installs it.
     Available,
-    /// The administrator put the package on hold.
+    /// Install-all and security-only leave it alone: the administrator put the package on hold
+    /// (apt-mark hold, an apt pin, a dnf versionlock, a zypper lock, a brew or winget pin), or
+    /// the manager cannot upgrade it by the reported name (a winget local id such as
+    /// `ARP\Machine\X64\{GUID}`). A job that names it gets a per-package failure.
     Held,
     /// The package manager postpones it, as apt does for phased updates.
     Deferred,

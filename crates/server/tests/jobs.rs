@@ -504,3 +504,80 @@ async fn bulk_jobs_reject_bad_lists() {
         );
     }
 }
+
+#[tokio::test]
+async fn install_validation_per_manager() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connection = approved_agent("desk1").connect(&server).await;
+        let path = format!("/hosts/{}/updates/install", connection.host_id());
+
+        let winget_id = r"ARP\Machine\X64\{3F2504E0-4F89-11D3-9A0C-0305E82C3301}";
+        let label = "macOS Sonoma 14.2-23C64";
+        let rapid = "Background Security Improvement 13.6.1 (a)";
+        let body = json!({"packages": [
+            {"manager": "winget", "name": winget_id, "version": "3.2.0"},
+            {"manager": "softwareupdate", "name": label, "version": "14.2"},
+            {"manager": "softwareupdate", "name": rapid, "version": "13.6.1 (a)"},
+        ]});
+        let (status, reply) = api.post(&path, body).await;
+        assert_eq!(status, 201, "{backend:?}: {reply}");
+        let delivered = expect_install_job(&mut connection).await;
+        let InstallRequest::Packages { packages } = delivered.request else {
+            panic!("expected a package list, got {:?}", delivered.request);
+        };
+        let names: Vec<&str> = packages.iter().map(|spec| spec.name.as_str()).collect();
+        assert_eq!(names, [winget_id, label, rapid]);
+        assert_eq!(packages[2].version, "13.6.1 (a)");
+
+        let cases = [
+            (
+                json!({"manager": "winget", "name": "-x", "version": "1.0"}),
+                "name",
+            ),
+            (
+                json!({"manager": "winget", "name": "Git Git", "version": "1.0"}),
+                "name",
+            ),
+            (
+                json!({"manager": "winget", "name": "Git.Git", "version": "1 0"}),
+                "version",
+            ),
+            (
+                json!({"manager": "softwareupdate", "name": "-x", "version": "14.2"}),
+                "name",
+            ),
+            (
+                json!({"manager": "softwareupdate", "name": "macOS\nSonoma", "version": "14.2"}),
+                "name",
+            ),
+            (
+                json!({"manager": "softwareupdate", "name": label, "version": "14.2\n"}),
+                "version",
+            ),
+            (
+                json!({"manager": "softwareupdate", "name": label, "version": "-x"}),
+                "version",
+            ),
+            (
+                json!({"manager": "apt", "name": label, "version": "14.2"}),
+                "name",
+            ),
+            (
+                json!({"manager": "apt", "name": winget_id, "version": "1.0"}),
+                "name",
+            ),
+        ];
+        for (package, field) in cases {
+            let body = json!({"packages": [package]});
+            let (status, reply) = api.post(&path, body.clone()).await;
+            assert_eq!(status, 422, "{backend:?} {body}: {reply}");
+            assert_eq!(
+                reply["error"]["field"],
+                format!("packages[0].{field}"),
+                "{body}: {reply}"
+            );
+        }
+    }
+}

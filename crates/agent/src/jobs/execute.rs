@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sysmanage_protocol::{
     InstallRequest, JobFailure, JobFailureKind, JobResult, PackageOutcome, PackageResult,
-    PackageSpec, validate_manager, validate_package_name, validate_version,
+    PackageSpec, validate_package_spec,
 };
 
 use crate::packages::{InstallOutcome, InstallSelection, PackageManager};
@@ -69,18 +69,15 @@ struct Installs {
     used: Vec<Arc<dyn PackageManager>>,
 }
 
-fn validate_spec(spec: &PackageSpec) -> Result<(), sysmanage_protocol::ValidationError> {
-    validate_manager(&spec.manager)?;
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
-}
-
 fn install_packages(specs: &[PackageSpec], managers: &[Arc<dyn PackageManager>]) -> Installs {
     let refused = |kind, message: &str| Installs {
         outcomes: vec![not_attempted(specs, kind, message)],
         used: Vec::new(),
     };
-    if let Some(error) = specs.iter().find_map(|spec| validate_spec(spec).err()) {
+    if let Some(error) = specs
+        .iter()
+        .find_map(|spec| validate_package_spec(spec).err())
+    {
         return refused(JobFailureKind::InvalidRequest, &error.to_string());
     }
     if specs.is_empty() {

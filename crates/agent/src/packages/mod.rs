@@ -54,6 +54,11 @@ pub enum ScanError {
     },
     #[error("could not parse the output of `{command}`: {reason}")]
     Parse { command: String, reason: String },
+    #[error("could not read {path}: {source}")]
+    ReadFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Selection of updates to install with one manager.
@@ -112,6 +117,8 @@ pub trait PackageManager: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct ManagerSettings {
     pub apt: apt::AptSettings,
+    /// Run `brew update` before each Homebrew scan (`brew.update_first`).
+    pub brew_update_first: bool,
 }
 
 /// Returns the package managers found on this host.
@@ -165,21 +172,31 @@ pub fn detect_managers(settings: &ManagerSettings) -> Vec<Arc<dyn PackageManager
             install_timeout: settings.apt.install_timeout,
         })));
     }
-    push_bsd_and_apple_managers(&mut managers);
+    push_bsd_and_apple_managers(&mut managers, settings);
     push_windows_managers(&mut managers);
     managers
 }
 
 /// Adds the macOS, FreeBSD and OpenBSD managers found on this host.
 #[allow(clippy::ptr_arg, unused_variables)]
-fn push_bsd_and_apple_managers(managers: &mut Vec<Arc<dyn PackageManager>>) {
+fn push_bsd_and_apple_managers(
+    managers: &mut Vec<Arc<dyn PackageManager>>,
+    settings: &ManagerSettings,
+) {
     #[cfg(target_os = "macos")]
     {
         if softwareupdate::is_available() {
             managers.push(Arc::new(softwareupdate::SoftwareUpdate::new()));
         }
         if brew::is_available() {
-            managers.push(Arc::new(brew::Brew::new(brew::BrewSettings::default())));
+            managers.push(Arc::new(brew::Brew::new(brew::BrewSettings {
+                update_first: settings.brew_update_first,
+                busy: busy::BusyPolicy {
+                    max_wait: settings.apt.lock_timeout,
+                    ..busy::BusyPolicy::default()
+                },
+                install_timeout: settings.apt.install_timeout,
+            })));
         }
     }
     #[cfg(target_os = "freebsd")]

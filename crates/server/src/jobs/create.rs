@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{
     Approval, InstallJob, InstallRequest, PackageSpec, ServerMessage, validate_manager,
-    validate_package_name, validate_version,
+    validate_package_name_for, validate_version_for,
 };
 
 use super::delivery::mark_sent;
@@ -96,9 +96,9 @@ pub(super) fn validate_request(body: InstallBody) -> ApiResult<InstallRequest> {
         let version = package.version.ok_or_else(|| missing("version"))?;
         validate_manager(&manager)
             .map_err(|error| ApiError::invalid(field("manager"), error.to_string()))?;
-        validate_package_name(&name)
+        validate_package_name_for(&manager, &name)
             .map_err(|error| ApiError::invalid(field("name"), error.to_string()))?;
-        validate_version(&version)
+        validate_version_for(&manager, &version)
             .map_err(|error| ApiError::invalid(field("version"), error.to_string()))?;
         if !seen.insert((manager.clone(), name.clone())) {
             return Err(ApiError::invalid(

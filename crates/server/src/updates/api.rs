@@ -75,8 +75,11 @@ fn update_condition(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Co
         condition = condition.add(host_update::Column::Manager.eq(manager));
     }
     if let Some(name) = &filter.name {
-        sysmanage_protocol::validate_package_name(name)
-            .map_err(|error| ApiError::invalid("name", error.to_string()))?;
+        let validation = match &filter.manager {
+            Some(manager) => sysmanage_protocol::validate_package_name_for(manager, name),
+            None => sysmanage_protocol::validate_package_name_any(name),
+        };
+        validation.map_err(|error| ApiError::invalid("name", error.to_string()))?;
         condition = condition.add(host_update::Column::Name.eq(name));
     }
     if let Some(security) = &filter.security {

@@ -7,7 +7,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use sysmanage_protocol::{
     Approval, ErrorCode, MAX_UPDATES_PER_MANAGER, ManagerScan, ScanOutcome, UpdateInfo,
-    UpdateReport, validate_manager, validate_package_name, validate_version,
+    UpdateReport, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use crate::db::entities::{host, host_update};
@@ -190,11 +190,12 @@ fn validate_updates(path: &str, scan: &ManagerScan, updates: &[UpdateInfo]) -> R
                 update.manager, scan.manager
             ));
         }
-        validate_package_name(&update.name).map_err(|error| format!("{path}.name: {error}"))?;
-        validate_version(&update.new_version)
+        validate_package_name_for(&scan.manager, &update.name)
+            .map_err(|error| format!("{path}.name: {error}"))?;
+        validate_version_for(&scan.manager, &update.new_version)
             .map_err(|error| format!("{path}.new_version: {error}"))?;
         if let Some(current) = &update.current_version {
-            validate_version(current)
+            validate_version_for(&scan.manager, current)
                 .map_err(|error| format!("{path}.current_version: {error}"))?;
         }
         let architecture = update.architecture.as_deref().unwrap_or_default();
@@ -249,9 +250,13 @@ mod tests {
     }
 
     fn report(updates: Vec<UpdateInfo>) -> UpdateReport {
+        report_for("apt", updates)
+    }
+
+    fn report_for(manager: &str, updates: Vec<UpdateInfo>) -> UpdateReport {
         UpdateReport {
             managers: vec![ManagerScan {
-                manager: "apt".into(),
+                manager: manager.into(),
                 outcome: ScanOutcome::Ok { updates },
             }],
             reboot_required: false,
@@ -273,6 +278,24 @@ mod tests {
             error.starts_with("managers[0].updates[0].new_version"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn manager_specific_names_accepted() {
+        let winget_id = r"ARP\Machine\X64\{3F2504E0-4F89-11D3-9A0C-0305E82C3301}";
+        let mut winget = update(winget_id, "3.2.0");
+        winget.manager = "winget".into();
+        assert_eq!(validate_report(&report_for("winget", vec![winget])), Ok(()));
+
+        let mut label = update("Background Security Improvement 13.6.1 (a)", "13.6.1 (a)");
+        label.manager = "softwareupdate".into();
+        assert_eq!(
+            validate_report(&report_for("softwareupdate", vec![label])),
+            Ok(())
+        );
+
+        let error = validate_report(&report(vec![update(winget_id, "3.2.0")])).unwrap_err();
+        assert!(error.starts_with("managers[0].updates[0].name"), "{error}");
     }
 
     #[test]

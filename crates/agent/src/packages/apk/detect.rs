@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use sysmanage_protocol::validate_package_name;
+use sysmanage_protocol::validate_package_name_for;
+
+use super::MANAGER;
 
 /// One line of `apk list --upgradable`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,9 @@ pub fn split_name_version(text: &str) -> Option<(&str, &str)> {
         return None;
     }
     let (name, upstream) = rest.rsplit_once('-')?;
-    if !upstream.starts_with(|c: char| c.is_ascii_digit()) || validate_package_name(name).is_err() {
+    if !upstream.starts_with(|c: char| c.is_ascii_digit())
+        || validate_package_name_for(MANAGER, name).is_err()
+    {
         return None;
     }
     Some((name, &text[name.len() + 1..]))

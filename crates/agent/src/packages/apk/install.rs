@@ -7,7 +7,7 @@
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::detect::split_name_version;
@@ -29,8 +29,8 @@ pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
             reason: "is not apk",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)
 }
 
 /// Builds the apk arguments that upgrade these packages, or every package when `names` is

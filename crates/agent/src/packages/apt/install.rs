@@ -4,7 +4,7 @@ use std::process::Command;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::{Apt, MANAGER};
@@ -29,8 +29,8 @@ pub fn pinned_argument(spec: &PackageSpec) -> Result<String, ValidationError> {
             reason: "is not apt",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)?;
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)?;
     Ok(format!("{}={}", spec.name, spec.version))
 }
 

@@ -7,7 +7,9 @@
 //! `latest HEAD`.
 
 use serde::Deserialize;
-use sysmanage_protocol::validate_version;
+use sysmanage_protocol::validate_version_for;
+
+use super::MANAGER;
 
 /// Whether an outdated item is a formula or a cask; installs pass `--formula` or `--cask`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +146,7 @@ fn normalise_version(name: &str, version: &str) -> Result<String, ParseError> {
     } else {
         version
     };
-    validate_version(normalised).map_err(|_| ParseError::Version {
+    validate_version_for(MANAGER, normalised).map_err(|_| ParseError::Version {
         name: name.to_owned(),
         version: version.to_owned(),
     })?;
@@ -154,7 +156,7 @@ fn normalise_version(name: &str, version: &str) -> Result<String, ParseError> {
 /// An installed version the protocol rejects is left out rather than failing the scan: it is
 /// informational.
 fn checked_installed(version: Option<String>) -> Option<String> {
-    version.filter(|version| validate_version(version).is_ok())
+    version.filter(|version| validate_version_for(MANAGER, version).is_ok())
 }
 
 /// Returns who holds Homebrew's lock when the output says that another brew process runs:

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use sysmanage_protocol::{
-    PackageOutcome, PackageResult, PackageSpec, ValidationError, validate_package_name,
-    validate_version,
+    PackageOutcome, PackageResult, PackageSpec, ValidationError, validate_package_name_for,
+    validate_version_for,
 };
 
 use super::MANAGER;
@@ -24,8 +24,8 @@ pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
             reason: "is not brew",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)
 }
 
 /// Names under which outdated items are reported. A cask that shares its name with an

@@ -8,11 +8,12 @@
 //!
 //! Detection reads `brew outdated --json=v2` without `--greedy`, so casks that update
 //! themselves (`auto_updates true`) or have no version (`:latest`) are not listed, as Homebrew
-//! does by default. `brew update` runs first only when [`BrewSettings::update_first`] is set,
-//! because it fetches the taps from the network. Pinned formulae are reported as held and never
-//! upgraded. Homebrew has no security metadata: every update has `security: false`, and a
-//! security-only install is unsupported. Runs that find another brew holding a lock are retried
-//! with backoff (see [`crate::packages::busy`]).
+//! does by default. `brew update` runs first only when [`BrewSettings::update_first`] is set
+//! (the agent configuration key `brew.update_first`), because it fetches the taps from the
+//! network. Pinned formulae are reported as held and never upgraded. Homebrew has no security
+//! metadata: every update has `security: false`, and a security-only install is unsupported.
+//! Runs that find another brew holding a lock are retried with backoff (see
+//! [`crate::packages::busy`]).
 
 pub mod detect;
 pub mod install;
@@ -460,8 +461,14 @@ mod tests {
         assert_eq!(updates.len(), 5);
         for update in &updates {
             assert!(!update.security);
-            assert!(sysmanage_protocol::validate_package_name(&update.name).is_ok());
-            assert!(sysmanage_protocol::validate_version(&update.new_version).is_ok());
+            assert!(
+                sysmanage_protocol::validate_package_name_for(&update.manager, &update.name)
+                    .is_ok()
+            );
+            assert!(
+                sysmanage_protocol::validate_version_for(&update.manager, &update.new_version)
+                    .is_ok()
+            );
         }
         let firefox = updates
             .iter()

@@ -1,7 +1,7 @@
 //! Installs with `choco upgrade NAME --version VER`: argument building and exit codes.
 
 use sysmanage_protocol::{
-    PackageSpec, ValidationError, validate_manager, validate_package_name, validate_version,
+    PackageSpec, ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::MANAGER;
@@ -16,8 +16,8 @@ pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
             reason: "is not chocolatey",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)
 }
 
 /// Builds the choco arguments that upgrade one package to exactly the approved version.

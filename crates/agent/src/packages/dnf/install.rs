@@ -4,17 +4,18 @@
 //! A pinned install runs `dnf -y upgrade NAME-[EPOCH:]VERSION-RELEASE[.ARCH]...` (`yum -y update`
 //! on yum), which upgrades installed packages only: a name that is not installed is an error,
 //! never a new install. "All" runs `dnf -y upgrade` and "security only" `dnf -y upgrade
-//! --security`; their per-package results compare the database with the updates that detection
-//! listed just before.
+//! --security`, each with `--exclude=PATTERN` for every versionlock entry; their per-package
+//! results compare the database with the updates that detection listed just before.
 
 use std::cmp::Ordering;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::rpmdb::{self, InstalledPackage};
+use super::versionlock::Versionlock;
 use super::{Flavor, Frontend};
 use crate::packages::command::{CommandError, describe};
 use crate::packages::version::rpm::{Evr, split_architecture};
@@ -32,8 +33,8 @@ pub fn pinned_argument(manager: &str, spec: &PackageSpec) -> Result<String, Vali
             reason: "is not the manager of this install",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)?;
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)?;
     Ok(match split_architecture(&spec.name) {
         Some((name, architecture)) => format!("{name}-{}.{architecture}", spec.version),
         None => format!("{}-{}", spec.name, spec.version),
@@ -78,32 +79,96 @@ pub fn error_summary(output: &str) -> Option<&str> {
     })
 }
 
+/// Builds the `--exclude` options that keep "all" and "security only" away from the packages
+/// that the versionlock holds. A pinned install gets none, because its held packages are left
+/// out before it runs.
+pub fn exclude_arguments(lock: &Versionlock, selection: &InstallSelection) -> Vec<String> {
+    match selection {
+        InstallSelection::Packages(_) => Vec::new(),
+        InstallSelection::All | InstallSelection::SecurityOnly => lock
+            .patterns
+            .iter()
+            .map(|pattern| format!("--exclude={pattern}"))
+            .collect(),
+    }
+}
+
+/// Splits off the specs whose package the versionlock holds, each with a not-attempted result.
+fn split_held(
+    manager: &str,
+    lock: &Versionlock,
+    specs: &[PackageSpec],
+) -> (Vec<PackageSpec>, Vec<PackageResult>) {
+    let (held, kept): (Vec<PackageSpec>, Vec<PackageSpec>) =
+        specs.iter().cloned().partition(|spec| {
+            let name = split_architecture(&spec.name).map_or(spec.name.as_str(), |(name, _)| name);
+            lock.holds(name)
+        });
+    let refused = held
+        .into_iter()
+        .map(|spec| PackageResult {
+            manager: manager.to_owned(),
+            message: Some(format!(
+                "a versionlock holds this package; remove it with `{manager} versionlock delete \
+                 {}` to update the package",
+                spec.name
+            )),
+            name: spec.name,
+            requested_version: Some(spec.version),
+            installed_version: None,
+            outcome: PackageOutcome::NotAttempted,
+        })
+        .collect();
+    (kept, refused)
+}
+
 /// Runs an install selection and reports each package.
 pub fn install(frontend: &Frontend, selection: &InstallSelection) -> InstallOutcome {
-    let planned = match selection {
-        InstallSelection::Packages(specs) => specs
-            .iter()
-            .map(|spec| Planned {
-                spec: spec.clone(),
-                previous: None,
-            })
-            .collect(),
+    let lock = match frontend.versionlock() {
+        Ok(lock) => lock,
+        Err(error) => {
+            return InstallOutcome::failed(
+                JobFailureKind::CommandFailed,
+                format!("reading the versionlock before the install failed: {error}"),
+            );
+        }
+    };
+    if let InstallSelection::Packages(specs) = selection
+        && let Err(error) = install_arguments(frontend.manager, frontend.flavor, selection)
+    {
+        return rejected(specs, &error);
+    }
+    let mut refused = Vec::new();
+    let (planned, run_selection): (Vec<Planned>, InstallSelection) = match selection {
+        InstallSelection::Packages(specs) => {
+            let (kept, held) = split_held(frontend.manager, &lock, specs);
+            refused = held;
+            let planned = kept
+                .iter()
+                .map(|spec| Planned {
+                    spec: spec.clone(),
+                    previous: None,
+                })
+                .collect();
+            (planned, InstallSelection::Packages(kept))
+        }
         InstallSelection::All | InstallSelection::SecurityOnly => {
             match planned_updates(frontend, selection) {
-                Ok(planned) => planned,
+                Ok(planned) => (planned, selection.clone()),
                 Err(outcome) => return outcome,
             }
         }
     };
     let specs: Vec<PackageSpec> = planned.iter().map(|plan| plan.spec.clone()).collect();
 
-    let arguments = match install_arguments(frontend.manager, frontend.flavor, selection) {
+    let mut arguments = match install_arguments(frontend.manager, frontend.flavor, &run_selection) {
         Ok(arguments) => arguments,
         Err(error) => return rejected(&specs, &error),
     };
+    arguments.extend(exclude_arguments(&lock, &run_selection));
     if planned.is_empty() {
         return InstallOutcome {
-            packages: Vec::new(),
+            packages: refused,
             output_tail: "no updates to install".to_owned(),
             failure: None,
         };
@@ -161,7 +226,8 @@ pub fn install(frontend: &Frontend, selection: &InstallSelection) -> InstallOutc
         }
     };
 
-    let packages = package_results(frontend, &planned, selection);
+    let mut packages = package_results(frontend, &planned, selection);
+    packages.extend(refused);
     InstallOutcome {
         packages,
         output_tail,
@@ -354,6 +420,48 @@ mod tests {
             install_arguments("yum", Flavor::Yum, &InstallSelection::All).unwrap(),
             ["-y", "update"]
         );
+    }
+
+    #[test]
+    fn locks_become_excludes_for_all_and_security_only() {
+        let lock = Versionlock {
+            patterns: vec!["bash".into(), "kernel*".into()],
+        };
+        for selection in [InstallSelection::All, InstallSelection::SecurityOnly] {
+            assert_eq!(
+                exclude_arguments(&lock, &selection),
+                ["--exclude=bash", "--exclude=kernel*"]
+            );
+        }
+        let pinned = InstallSelection::Packages(vec![spec("dnf", "curl", "7.76.1-29.el9")]);
+        assert!(exclude_arguments(&lock, &pinned).is_empty());
+        assert!(exclude_arguments(&Versionlock::default(), &InstallSelection::All).is_empty());
+    }
+
+    #[test]
+    fn held_specs_are_not_attempted() {
+        let lock = Versionlock {
+            patterns: vec!["kernel*".into()],
+        };
+        let specs = [
+            spec("dnf", "kernel-core", "5.14.0-427.el9"),
+            spec("dnf", "curl", "7.76.1-29.el9"),
+            spec("dnf", "kernel.x86_64", "5.14.0-427.el9"),
+        ];
+        let (kept, refused) = split_held("dnf", &lock, &specs);
+        assert_eq!(kept, [specs[1].clone()]);
+        let names: Vec<&str> = refused.iter().map(|result| result.name.as_str()).collect();
+        assert_eq!(names, ["kernel-core", "kernel.x86_64"]);
+        for result in &refused {
+            assert_eq!(result.outcome, PackageOutcome::NotAttempted);
+            assert!(
+                result
+                    .message
+                    .as_deref()
+                    .is_some_and(|message| message.contains("dnf versionlock delete")),
+                "{result:?}"
+            );
+        }
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! output is the English text the parsers expect. dnf 4 and yum run with `exit_on_lock=1`: they
 //! exit at once with status 200 when another process holds the lock, and the agent retries with
 //! its busy policy instead of waiting without a limit.
+//!
+//! Packages that a versionlock holds (see [`versionlock`]) are reported as held. The dnf 4 and
+//! yum plugins hide their updates from `check-update`, so when there are locks, detection runs
+//! with `--disableplugin=versionlock` to list them. "All" and "security only" pass `--exclude`
+//! for every lock, so they leave locked packages alone whether the plugin is installed or not.
+//! A job that names a locked package gets a not-attempted result for it.
 
 pub mod advisory;
 pub mod check_update;
@@ -20,6 +26,7 @@ pub mod install;
 pub mod lock;
 pub mod restart;
 pub mod rpmdb;
+pub mod versionlock;
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -33,6 +40,7 @@ use sysmanage_protocol::{UpdateInfo, UpdateStatus};
 use self::advisory::{Advisory, Classification};
 use self::check_update::{ListedPackage, UpdateList};
 use self::rpmdb::InstalledPackage;
+use self::versionlock::Versionlock;
 use super::busy::{self, Attempt, BusyPolicy};
 use super::command::{self, CommandError, CommandOutput, describe};
 use super::version::rpm::Evr;
@@ -245,13 +253,31 @@ impl Frontend {
         }
     }
 
+    /// Reads the versionlock of this flavor below the install root.
+    pub fn versionlock(&self) -> Result<Versionlock, ScanError> {
+        Versionlock::read(self.flavor, self.settings.root.as_deref())
+    }
+
+    /// Returns the options that show the updates the versionlock plugin would hide: none for
+    /// dnf5, whose versionlock is not a plugin, or when nothing is locked.
+    fn unhide_locked(&self, lock: &Versionlock) -> Option<&'static str> {
+        (self.flavor != Flavor::Dnf5 && !lock.is_empty()).then_some("--disableplugin=versionlock")
+    }
+
     /// Lists the available updates; empty when `check-update` exits with 0.
     pub fn update_list(&self) -> Result<UpdateList, ScanError> {
+        self.update_list_with(None)
+    }
+
+    fn update_list_with(&self, extra: Option<&str>) -> Result<UpdateList, ScanError> {
         let subcommand = match self.flavor {
             Flavor::Dnf5 => "check-upgrade",
             Flavor::Dnf4 | Flavor::Yum => "check-update",
         };
         let mut arguments = vec![subcommand];
+        if let Some(extra) = extra {
+            arguments.insert(0, extra);
+        }
         if self.settings.refresh_metadata {
             arguments.insert(
                 0,
@@ -274,6 +300,10 @@ impl Frontend {
 
     /// Lists the advisories of the available updates.
     pub fn advisories(&self) -> Result<Vec<Advisory>, ScanError> {
+        self.advisories_with(None)
+    }
+
+    fn advisories_with(&self, extra: Option<&str>) -> Result<Vec<Advisory>, ScanError> {
         let parse_error = |arguments: &[&str], error: ParseError| ScanError::Parse {
             command: describe(&self.tool_command(arguments)),
             reason: error.to_string(),
@@ -282,13 +312,15 @@ impl Frontend {
             Flavor::Dnf4 => {
                 // The positional `updates` is the spelling of `--updates` that every dnf 4
                 // release accepts, RHEL 8.0's included.
-                let arguments = ["updateinfo", "list", "updates"];
+                let mut arguments = vec!["updateinfo", "list", "updates"];
+                arguments.extend(extra);
                 let output = self.run_query(&arguments, &[0])?;
                 advisory::parse_updateinfo_list(&output.stdout)
                     .map_err(|error| parse_error(&arguments, error))
             }
             Flavor::Yum => {
-                let arguments = ["updateinfo", "list", "security"];
+                let mut arguments = vec!["updateinfo", "list", "security"];
+                arguments.extend(extra);
                 let output = self.run_query(&arguments, &[0])?;
                 advisory::parse_updateinfo_list(&output.stdout)
                     .map_err(|error| parse_error(&arguments, error))
@@ -322,9 +354,12 @@ impl Frontend {
         )
     }
 
-    /// Lists every available update, each once, with its security classification.
+    /// Lists every available update, each once, with its security classification, and marks
+    /// the updates of locked packages as held.
     pub fn detect(&self) -> Result<Vec<DetectedUpdate>, ScanError> {
-        let list = self.update_list()?;
+        let lock = self.versionlock()?;
+        let unhide = self.unhide_locked(&lock);
+        let list = self.update_list_with(unhide)?;
         if list.updates.is_empty() && list.obsoleting.is_empty() {
             return Ok(Vec::new());
         }
@@ -335,8 +370,10 @@ impl Frontend {
             .map(|package| package.name.as_str())
             .collect();
         let installed = self.installed(&names.into_iter().collect::<Vec<_>>())?;
-        let advisories = self.advisories()?;
-        Ok(merge(self.manager, &list, &installed, &advisories))
+        let advisories = self.advisories_with(unhide)?;
+        let mut updates = merge(self.manager, &list, &installed, &advisories);
+        mark_locked(&mut updates, &lock);
+        Ok(updates)
     }
 
     /// Asks `needs-restarting -r` whether the host must reboot to finish an update.
@@ -425,6 +462,15 @@ pub fn merge(
     updates
 }
 
+/// Marks the updates of packages that the versionlock holds as held.
+pub fn mark_locked(updates: &mut [DetectedUpdate], lock: &Versionlock) {
+    for update in updates {
+        if lock.holds(&update.info.name) {
+            update.info.status = UpdateStatus::Held;
+        }
+    }
+}
+
 fn key(package: &ListedPackage) -> (String, String, String) {
     (
         package.name.clone(),
@@ -448,8 +494,8 @@ fn detected(
             new_version: package.evr.clone(),
             origin: Some(package.repository.clone()),
             security: classification.security,
-            // NOTE: versionlock and excludes hide packages from check-update, so held updates
-            // are not listed.
+            // NOTE: `exclude=` in dnf.conf hides packages from check-update, so such packages
+            // are not listed at all. Versionlocked ones are marked held by `mark_locked`.
             status: UpdateStatus::Available,
         },
         severity: classification.severity,

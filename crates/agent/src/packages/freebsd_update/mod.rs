@@ -513,8 +513,12 @@ mod tests {
         assert_eq!(update.new_version, "14.1-RELEASE-p5");
         assert!(update.security);
         assert_eq!(update.status, UpdateStatus::Available);
-        assert!(sysmanage_protocol::validate_version(&update.new_version).is_ok());
-        assert!(sysmanage_protocol::validate_package_name(&update.name).is_ok());
+        assert!(
+            sysmanage_protocol::validate_version_for(&update.manager, &update.new_version).is_ok()
+        );
+        assert!(
+            sysmanage_protocol::validate_package_name_for(&update.manager, &update.name).is_ok()
+        );
         assert!(sysmanage_protocol::validate_manager(&update.manager).is_ok());
     }
 

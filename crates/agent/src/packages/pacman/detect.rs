@@ -8,7 +8,9 @@
 
 use std::collections::BTreeSet;
 
-use sysmanage_protocol::validate_package_name;
+use sysmanage_protocol::validate_package_name_for;
+
+use super::MANAGER;
 
 /// One line of `pacman -Qu`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +86,7 @@ fn parse_query_line(line: &str) -> Option<QueryUpgrade> {
     let [name, current, "->", new] = fields else {
         return None;
     };
-    if validate_package_name(name).is_err() || current.is_empty() || new.is_empty() {
+    if validate_package_name_for(MANAGER, name).is_err() || current.is_empty() || new.is_empty() {
         return None;
     }
     Some(QueryUpgrade {
@@ -159,7 +161,7 @@ pub fn parse_audit_names(output: &str) -> Result<BTreeSet<String>, ParseError> {
         if name.is_empty() {
             continue;
         }
-        if validate_package_name(name).is_err() {
+        if validate_package_name_for(MANAGER, name).is_err() {
             return Err(ParseError::UnrecognisedLine {
                 number: index + 1,
                 line: line.to_owned(),

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::{MANAGER, Pacman};
@@ -36,8 +36,8 @@ pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
             reason: "is not pacman",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)
 }
 
 /// Builds the pacman arguments of a full system upgrade, after the `global` ones

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, UpdateInfo, UpdateStatus,
-    validate_package_name,
+    validate_package_name_for,
 };
 
 use super::busy::{self, Attempt, BusyPolicy, BusyTimeout};
@@ -139,7 +139,7 @@ impl PackageManager for PkgAdd {
         };
         if let Some(error) = specs
             .iter()
-            .find_map(|spec| validate_package_name(&spec.name).err())
+            .find_map(|spec| validate_package_name_for(&spec.manager, &spec.name).err())
         {
             return InstallOutcome::failed(JobFailureKind::InvalidRequest, error.to_string());
         }

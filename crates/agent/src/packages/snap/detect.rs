@@ -7,7 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use sysmanage_protocol::validate_package_name;
+use sysmanage_protocol::validate_package_name_for;
+
+use super::MANAGER;
 
 /// One row of `snap refresh --list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +110,9 @@ pub fn parse_refresh_list(output: &str) -> Result<Vec<SnapRefresh>, ParseError> 
         let [name, version, revision, _size, publisher, notes] = cells.as_slice() else {
             return Err(unrecognised());
         };
-        if validate_package_name(name).is_err() || !revision.bytes().all(|b| b.is_ascii_digit()) {
+        if validate_package_name_for(MANAGER, name).is_err()
+            || !revision.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(unrecognised());
         }
         refreshes.push(SnapRefresh {

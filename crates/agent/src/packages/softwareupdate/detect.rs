@@ -122,22 +122,6 @@ pub fn busy_holder(output: &str) -> Option<String> {
     })
 }
 
-/// Turns a label into a package name that the protocol accepts: every character outside
-/// letters, digits and `. _ + - : @ /` becomes `_`. Installs map the name back by listing the
-/// labels again, and refuse a name that two labels share.
-pub fn name_for_label(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._+-:@/".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,12 +181,21 @@ mod tests {
     }
 
     #[test]
-    fn label_names_are_valid() {
-        let name = name_for_label("macOS Ventura 13.6.1-22G313");
-        assert_eq!(name, "macOS_Ventura_13.6.1-22G313");
-        assert!(sysmanage_protocol::validate_package_name(&name).is_ok());
-        let name = name_for_label("Security Update 2023-006 (Monterey)-12.7.1");
-        assert!(sysmanage_protocol::validate_package_name(&name).is_ok());
+    fn labels_and_versions_are_valid_names() {
+        for item in parse_list(&fixture("list-updates.txt")).unwrap() {
+            assert_eq!(
+                sysmanage_protocol::validate_package_name_for("softwareupdate", &item.label),
+                Ok(()),
+                "{}",
+                item.label
+            );
+            assert_eq!(
+                sysmanage_protocol::validate_version_for("softwareupdate", &item.version),
+                Ok(()),
+                "{}",
+                item.version
+            );
+        }
     }
 
     #[test]

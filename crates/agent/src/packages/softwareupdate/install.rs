@@ -7,16 +7,16 @@ use std::collections::BTreeMap;
 
 use sysmanage_protocol::PackageSpec;
 
-use super::detect::{SoftwareUpdateItem, name_for_label};
+use super::detect::SoftwareUpdateItem;
 
-/// Maps protocol names to the items of the current list. A name that two labels share maps to
-/// `None`, because the install cannot tell which one was approved.
-pub fn items_by_name(
+/// Maps labels, which are the protocol names, to the items of the current list. A label that
+/// the list shows twice maps to `None`, because the install cannot tell which one was approved.
+pub fn items_by_label(
     items: &[SoftwareUpdateItem],
 ) -> BTreeMap<String, Option<&SoftwareUpdateItem>> {
     let mut map: BTreeMap<String, Option<&SoftwareUpdateItem>> = BTreeMap::new();
     for item in items {
-        map.entry(name_for_label(&item.label))
+        map.entry(item.label.clone())
             .and_modify(|entry| *entry = None)
             .or_insert(Some(item));
     }
@@ -31,9 +31,11 @@ pub fn label_for<'a>(
 ) -> Result<&'a SoftwareUpdateItem, String> {
     match items.get(&spec.name) {
         None => Err("softwareupdate no longer lists this update".to_owned()),
-        Some(None) => {
-            Err("two softwareupdate labels map to this name; install it by hand".to_owned())
-        }
+        Some(None) => Err(
+            "softwareupdate lists this label twice, so the approved one is unclear; install it \
+             by hand"
+                .to_owned(),
+        ),
         Some(Some(item)) if item.version != spec.version => Err(format!(
             "softwareupdate now offers version {}, not the approved {}; softwareupdate cannot \
              install another version",
@@ -88,8 +90,10 @@ mod tests {
     #[test]
     fn label_with_spaces_is_one_argument() {
         let items = items();
-        let map = items_by_name(&items);
-        let item = label_for(&spec("macOS_Ventura_13.6.1-22G313", "13.6.1"), &map).unwrap();
+        let map = items_by_label(&items);
+        let spec = spec("macOS Ventura 13.6.1-22G313", "13.6.1");
+        assert_eq!(sysmanage_protocol::validate_package_spec(&spec), Ok(()));
+        let item = label_for(&spec, &map).unwrap();
         assert_eq!(
             install_arguments(&[item.label.as_str()]),
             ["--install", "macOS Ventura 13.6.1-22G313"]
@@ -98,22 +102,45 @@ mod tests {
     }
 
     #[test]
-    fn changed_or_missing_label_is_refused() {
+    fn labels_with_brackets_are_one_argument_each() {
         let items = items();
-        let map = items_by_name(&items);
-        assert!(label_for(&spec("macOS_Ventura_13.6.1-22G313", "13.6.2"), &map).is_err());
-        assert!(label_for(&spec("macOS_Sonoma_14.1-23B74", "14.1"), &map).is_err());
+        let map = items_by_label(&items);
+        let rapid = label_for(
+            &spec("Background Security Improvement 13.6.1 (a)", "13.6.1 (a)"),
+            &map,
+        )
+        .unwrap();
+        let security = label_for(
+            &spec("Security Update 2023-006 (Monterey)-12.7.1", "12.7.1"),
+            &map,
+        )
+        .unwrap();
+        assert_eq!(
+            install_arguments(&[rapid.label.as_str(), security.label.as_str()]),
+            [
+                "--install",
+                "Background Security Improvement 13.6.1 (a)",
+                "Security Update 2023-006 (Monterey)-12.7.1",
+            ]
+        );
     }
 
     #[test]
-    fn shared_name_is_ambiguous() {
+    fn changed_or_missing_label_is_refused() {
+        let items = items();
+        let map = items_by_label(&items);
+        assert!(label_for(&spec("macOS Ventura 13.6.1-22G313", "13.6.2"), &map).is_err());
+        assert!(label_for(&spec("macOS Sonoma 14.1-23B74", "14.1"), &map).is_err());
+    }
+
+    #[test]
+    fn repeated_label_is_ambiguous() {
         let mut items = items();
-        let mut twin = items[0].clone();
-        twin.label = "macOS_Ventura 13.6.1-22G313".to_owned();
+        let twin = items[0].clone();
         items.push(twin);
-        let map = items_by_name(&items);
-        let error = label_for(&spec("macOS_Ventura_13.6.1-22G313", "13.6.1"), &map).unwrap_err();
-        assert!(error.contains("two"), "{error}");
+        let map = items_by_label(&items);
+        let error = label_for(&spec("macOS Ventura 13.6.1-22G313", "13.6.1"), &map).unwrap_err();
+        assert!(error.contains("twice"), "{error}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The softwareupdate backend for macOS system updates: detection and installs.
 //!
 //! Written against `softwareupdate` of macOS 13 Ventura and 14 Sonoma. It runs as root (the
-//! agent's user on macOS) with `LC_ALL=C`. Labels may contain spaces, which the protocol's name
-//! validation rejects, so each update is reported under [`detect::name_for_label`] and mapped
-//! back to its label by listing again at install time.
+//! agent's user on macOS) with `LC_ALL=C`. Each update is reported under its label, which may
+//! contain spaces and brackets (the protocol's softwareupdate names allow them), and an install
+//! lists again to check that the label still carries the approved version.
 
 pub mod detect;
 pub mod install;
@@ -105,11 +105,11 @@ impl SoftwareUpdate {
     }
 }
 
-/// Turns an item into an update, named by its protocol-safe label.
+/// Turns an item into an update, named by its label.
 pub fn update_from(item: &SoftwareUpdateItem) -> UpdateInfo {
     UpdateInfo {
         manager: MANAGER.to_owned(),
-        name: detect::name_for_label(&item.label),
+        name: item.label.clone(),
         architecture: None,
         current_version: None,
         new_version: item.version.clone(),
@@ -138,7 +138,7 @@ impl PackageManager for SoftwareUpdate {
                 );
             }
         };
-        let map = install::items_by_name(&items);
+        let map = install::items_by_label(&items);
         let mut packages = Vec::new();
         let mut chosen: Vec<&SoftwareUpdateItem> = Vec::new();
         match selection {
@@ -197,7 +197,7 @@ impl PackageManager for SoftwareUpdate {
         for item in &chosen {
             packages.push(PackageResult {
                 manager: MANAGER.to_owned(),
-                name: detect::name_for_label(&item.label),
+                name: item.label.clone(),
                 requested_version: Some(item.version.clone()),
                 installed_version: succeeded.then(|| item.version.clone()),
                 outcome: if succeeded {

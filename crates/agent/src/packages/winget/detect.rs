@@ -32,6 +32,19 @@ impl Row {
     }
 }
 
+/// Prefixes of the local ids that winget makes up for software no source provides: entries of
+/// Add/Remove Programs (`ARP\Machine\X64\{GUID}`) and MSIX packages
+/// (`MSIX\Microsoft.AV1VideoExtension_2.0.24.0_x64__8wekyb3d8bbwe`).
+const LOCAL_ID_PREFIXES: [&str; 2] = ["ARP\\", "MSIX\\"];
+
+/// Returns whether `id` is a local id, which `winget upgrade --id` cannot upgrade because no
+/// source has a package with that id.
+pub fn is_local_id(id: &str) -> bool {
+    LOCAL_ID_PREFIXES
+        .iter()
+        .any(|prefix| id.starts_with(prefix))
+}
+
 /// Parsed output of `winget upgrade --include-unknown`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UpgradeTables {
@@ -256,6 +269,26 @@ mod tests {
             assert_eq!(ids(&tables.available), case.available, "{}", case.file);
             assert_eq!(ids(&tables.explicit), case.explicit, "{}", case.file);
         }
+    }
+
+    #[test]
+    fn local_ids_are_parsed_and_flagged() {
+        let tables = parse_upgrade(&fixture("upgrade-local-id.txt")).unwrap();
+        assert_eq!(
+            ids(&tables.available),
+            [
+                "Git.Git",
+                r"ARP\Machine\X64\{3F2504E0-4F89-11D3-9A0C-0305E82C3301}",
+                r"MSIX\Contoso.Notes_2.1.0.0_x64__8wekyb3d8bbwe",
+            ]
+        );
+        let flags: Vec<bool> = tables
+            .available
+            .iter()
+            .map(|row| is_local_id(&row.id))
+            .collect();
+        assert_eq!(flags, [false, true, true]);
+        assert!(!is_local_id("Microsoft.VisualStudio.2022.Community"));
     }
 
     #[test]

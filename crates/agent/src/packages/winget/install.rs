@@ -5,7 +5,7 @@
 //! (`doc/windows/package-manager/winget/returnCodes.md`).
 
 use sysmanage_protocol::{
-    PackageSpec, ValidationError, validate_manager, validate_package_name, validate_version,
+    PackageSpec, ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::MANAGER;
@@ -20,8 +20,8 @@ pub fn validate_spec(spec: &PackageSpec) -> Result<(), ValidationError> {
             reason: "is not winget",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)
 }
 
 /// Builds the winget arguments that upgrade one package to exactly the approved version.

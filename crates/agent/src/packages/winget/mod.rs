@@ -4,6 +4,11 @@
 //! language whatever the environment says, so detection parses the table structure (see
 //! [`detect`]) and never English words. winget has no security metadata: every update is
 //! reported with `security: false`, and a security-only install is unsupported.
+//!
+//! A row with a local id (`ARP\Machine\X64\{GUID}`, `MSIX\...`, see [`detect::is_local_id`])
+//! is software that no winget source provides, so `winget upgrade --id` cannot upgrade it. Such
+//! rows are reported as held, which keeps them out of "install all". A job that names one gets a
+//! not-attempted result with the reason.
 
 pub mod detect;
 pub mod install;
@@ -29,6 +34,10 @@ pub const MANAGER: &str = "winget";
 const DETECTION_TIMEOUT: Duration = Duration::from_mins(10);
 /// Time limit of one package install; large installers (Visual Studio) take long.
 const INSTALL_TIMEOUT: Duration = Duration::from_hours(1);
+
+/// Result message of a job that names a local id.
+const LOCAL_ID_MESSAGE: &str = "winget lists this software under a local id because no winget \
+     source provides it, so `winget upgrade` cannot update it; update it with its own installer";
 
 /// Exit code of a detection that found no installed package (`NO_APPLICATIONS_FOUND`).
 const NO_APPLICATIONS_FOUND: i32 = 0x8A15_0014_u32 as i32;
@@ -115,6 +124,17 @@ pub fn update_from(row: &Row, status: UpdateStatus) -> UpdateInfo {
     }
 }
 
+/// Turns a row of the first table into an update: available, or held when the id is a local id
+/// that `winget upgrade --id` cannot upgrade.
+pub fn upgradable_update_from(row: &Row) -> UpdateInfo {
+    let status = if detect::is_local_id(&row.id) {
+        UpdateStatus::Held
+    } else {
+        UpdateStatus::Available
+    };
+    update_from(row, status)
+}
+
 impl PackageManager for Winget {
     fn name(&self) -> &'static str {
         MANAGER
@@ -134,7 +154,7 @@ impl PackageManager for Winget {
         })?;
         let mut updates = Vec::new();
         for row in tables.available {
-            updates.push(update_from(&Self::resolve(row)?, UpdateStatus::Available));
+            updates.push(upgradable_update_from(&Self::resolve(row)?));
         }
         for row in tables.explicit {
             updates.push(update_from(&Self::resolve(row)?, UpdateStatus::Held));
@@ -195,6 +215,11 @@ impl Winget {
             outcome: PackageOutcome::Failed,
             message: None,
         };
+        if detect::is_local_id(&spec.name) {
+            result.outcome = PackageOutcome::NotAttempted;
+            result.message = Some(LOCAL_ID_MESSAGE.to_owned());
+            return (result, String::new());
+        }
         let arguments = match install::upgrade_arguments(spec) {
             Ok(arguments) => arguments,
             Err(error) => {
@@ -287,6 +312,58 @@ mod tests {
         let update = update_from(&tables.available[1], UpdateStatus::Available);
         assert_eq!(update.current_version, None);
         assert_eq!(update.new_version, "23.01");
+    }
+
+    #[test]
+    fn local_ids_are_held() {
+        let path = format!(
+            "{}/testdata/winget/upgrade-local-id.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let tables = detect::parse_upgrade(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let updates: Vec<UpdateInfo> = tables
+            .available
+            .iter()
+            .map(upgradable_update_from)
+            .collect();
+        let statuses: Vec<(&str, UpdateStatus)> = updates
+            .iter()
+            .map(|update| (update.name.as_str(), update.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("Git.Git", UpdateStatus::Available),
+                (
+                    r"ARP\Machine\X64\{3F2504E0-4F89-11D3-9A0C-0305E82C3301}",
+                    UpdateStatus::Held
+                ),
+                (
+                    r"MSIX\Contoso.Notes_2.1.0.0_x64__8wekyb3d8bbwe",
+                    UpdateStatus::Held
+                ),
+            ]
+        );
+        for update in &updates {
+            assert_eq!(
+                sysmanage_protocol::validate_package_name_for(MANAGER, &update.name),
+                Ok(()),
+                "{}",
+                update.name
+            );
+        }
+    }
+
+    #[test]
+    fn local_id_is_not_attempted() {
+        let (result, tail) = Winget::new().install_one(&PackageSpec {
+            manager: MANAGER.into(),
+            name: r"ARP\Machine\X64\{3F2504E0-4F89-11D3-9A0C-0305E82C3301}".into(),
+            version: "3.2.0".into(),
+        });
+        assert_eq!(result.outcome, PackageOutcome::NotAttempted);
+        assert_eq!(result.message.as_deref(), Some(LOCAL_ID_MESSAGE));
+        assert_eq!(tail, "");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateStatus,
-    ValidationError, validate_manager, validate_package_name, validate_version,
+    ValidationError, validate_manager, validate_package_name_for, validate_version_for,
 };
 
 use super::{Exit, MANAGER, PATCH_PREFIX, Zypper, decode_exit, xml};
@@ -42,8 +42,8 @@ pub fn pinned_argument(spec: &PackageSpec) -> Result<String, ValidationError> {
             reason: "is not zypper",
         });
     }
-    validate_package_name(&spec.name)?;
-    validate_version(&spec.version)?;
+    validate_package_name_for(&spec.manager, &spec.name)?;
+    validate_version_for(&spec.manager, &spec.version)?;
     Ok(format!("{}={}", spec.name, spec.version))
 }
 
@@ -85,8 +85,10 @@ pub fn install(zypper: &Zypper, selection: &InstallSelection) -> InstallOutcome 
             if let Err(error) = install_arguments(selection) {
                 return rejected(specs, &error);
             }
-            let (kept, not_installed) = split_not_installed(zypper, specs);
-            refused = not_installed;
+            let (unlocked, locked) = split_locked(zypper, specs);
+            let (kept, not_installed) = split_not_installed(zypper, &unlocked);
+            refused = locked;
+            refused.extend(not_installed);
             let plan = kept
                 .iter()
                 .map(|spec| Planned {
@@ -212,6 +214,39 @@ struct Planned {
     spec: PackageSpec,
     /// Version before the install, known for "all" and "security only".
     previous: Option<String>,
+}
+
+/// Splits off the package specs whose package a zypper lock holds, each with a not-attempted
+/// result. When the locks cannot be read, every spec is kept and zypper itself refuses to
+/// change a locked package.
+fn split_locked(zypper: &Zypper, specs: &[PackageSpec]) -> (Vec<PackageSpec>, Vec<PackageResult>) {
+    let locked = match zypper.locked_packages() {
+        Ok(locked) => locked,
+        Err(error) => {
+            tracing::warn!(manager = MANAGER, %error, "reading the zypper locks before the install failed");
+            return (specs.to_vec(), Vec::new());
+        }
+    };
+    let (held, kept): (Vec<PackageSpec>, Vec<PackageSpec>) = specs
+        .iter()
+        .cloned()
+        .partition(|spec| !is_patch(&spec.name) && locked.contains(&spec.name));
+    let refused = held
+        .into_iter()
+        .map(|spec| PackageResult {
+            manager: MANAGER.to_owned(),
+            message: Some(format!(
+                "a zypper lock holds this package (see `zypper locks`); remove it with \
+                 `zypper removelock {}` to update the package",
+                spec.name
+            )),
+            name: spec.name,
+            requested_version: Some(spec.version),
+            installed_version: None,
+            outcome: PackageOutcome::NotAttempted,
+        })
+        .collect();
+    (kept, refused)
 }
 
 /// Splits off the package specs whose package is not installed: `install` would install them.

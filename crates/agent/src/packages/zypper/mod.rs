@@ -7,6 +7,11 @@
 //! security update, and so is every package update that brings a version a needed security patch
 //! requires (read from `zypper info -t patch`, see [`patch_info`]).
 //!
+//! Packages that a lock (`zypper addlock`, stored in `/etc/zypp/locks`) matches are reported as
+//! held. zypper leaves them out of `list-updates`, so when there are package locks, detection
+//! also reads `list-updates --all` for the updates of the locked packages. "All" and "security
+//! only" skip them, and a job that names one gets a not-attempted result for it.
+//!
 //! Every command runs without a shell, with `--non-interactive`, `LC_ALL=C` and without
 //! `LANGUAGE`. Another zypper, `YaST` or `PackageKit` holding the zypp lock makes zypper exit with
 //! status 7, which is busy: the agent retries with its busy policy.
@@ -244,13 +249,23 @@ impl Zypper {
         }
     }
 
-    fn listing(&self, subcommand: &str) -> Result<Listing, ScanError> {
-        let arguments = [subcommand];
-        let output = self.run_query(true, &arguments)?;
+    fn listing(&self, arguments: &[&str]) -> Result<Listing, ScanError> {
+        let output = self.run_query(true, arguments)?;
         xml::parse_listing(&output.stdout).map_err(|error| ScanError::Parse {
-            command: describe(&self.command(true, &arguments)),
+            command: describe(&self.command(true, arguments)),
             reason: error.to_string(),
         })
+    }
+
+    /// Returns the names of the packages that a lock matches, from `zypper locks --solvables`.
+    pub fn locked_packages(&self) -> Result<BTreeSet<String>, ScanError> {
+        let arguments = ["locks", "--solvables"];
+        let output = self.run_query(true, &arguments)?;
+        let locks = xml::parse_locks(&output.stdout).map_err(|error| ScanError::Parse {
+            command: describe(&self.command(true, &arguments)),
+            reason: error.to_string(),
+        })?;
+        Ok(xml::locked_package_names(&locks))
     }
 
     /// Reads the packages that each of `patches` requires.
@@ -281,8 +296,13 @@ impl Zypper {
         if self.settings.refresh_metadata {
             self.run_query(false, &["refresh"])?;
         }
-        let packages = self.listing("list-updates")?;
-        let patches = self.listing("list-patches")?;
+        let mut packages = self.listing(&["list-updates"])?;
+        let locked = self.locked_packages()?;
+        if !locked.is_empty() {
+            let everything = self.listing(&["list-updates", "--all"])?;
+            add_locked_updates(&mut packages.updates, everything.updates, &locked);
+        }
+        let patches = self.listing(&["list-patches"])?;
         let security_patches: Vec<&str> = patches
             .updates
             .iter()
@@ -300,12 +320,9 @@ impl Zypper {
             .collect();
         let installed = self.installed(&missing.into_iter().collect::<Vec<_>>())?;
 
-        Ok(merge(
-            &packages.updates,
-            &patches.updates,
-            &fixed,
-            &installed,
-        ))
+        let mut updates = merge(&packages.updates, &patches.updates, &fixed, &installed);
+        mark_locked(&mut updates, &locked);
+        Ok(updates)
     }
 
     /// Runs `zypper needs-rebooting`: status 102 when a reboot is needed, 0 when not.
@@ -321,6 +338,34 @@ impl Zypper {
                 status: output.status.to_string(),
                 output_tail: output.output_tail,
             }),
+        }
+    }
+}
+
+/// Adds the package updates of `everything` (`list-updates --all`) whose package is locked and
+/// that `updates` does not list yet.
+pub fn add_locked_updates(
+    updates: &mut Vec<Update>,
+    everything: Vec<Update>,
+    locked: &BTreeSet<String>,
+) {
+    for update in everything {
+        let listed = updates.iter().any(|known| {
+            known.kind == update.kind
+                && known.name == update.name
+                && known.architecture == update.architecture
+        });
+        if update.kind == "package" && locked.contains(&update.name) && !listed {
+            updates.push(update);
+        }
+    }
+}
+
+/// Marks the package updates of locked packages as held.
+pub fn mark_locked(updates: &mut [DetectedUpdate], locked: &BTreeSet<String>) {
+    for update in updates {
+        if !update.info.name.starts_with(PATCH_PREFIX) && locked.contains(&update.info.name) {
+            update.info.status = UpdateStatus::Held;
         }
     }
 }
@@ -550,6 +595,60 @@ mod tests {
 
     /// Name, current version, new version, security flag and severity of one update.
     type Row<'a> = (&'a str, Option<&'a str>, &'a str, bool, Option<&'a str>);
+
+    #[test]
+    fn locked_packages_are_added_and_held() {
+        let locks = xml::parse_locks(&fixture("zypper/locks-solvables.xml")).unwrap();
+        let locked = xml::locked_package_names(&locks);
+        // zypper 1.14 leaves locked packages out of `list-updates`.
+        let mut packages = Vec::new();
+        let everything = xml::parse_listing(&fixture("zypper/list-updates-all.xml")).unwrap();
+        add_locked_updates(&mut packages, everything.updates.clone(), &locked);
+        add_locked_updates(&mut packages, everything.updates, &locked);
+        let names: Vec<&str> = packages.iter().map(|update| update.name.as_str()).collect();
+        assert_eq!(names, ["smtest-other", "smtest-plain"]);
+
+        let mut updates = merge(&packages, &[], &std::collections::BTreeMap::new(), &[]);
+        mark_locked(&mut updates, &locked);
+        let summary: Vec<(&str, Option<&str>, &str, UpdateStatus)> = updates
+            .iter()
+            .map(|update| {
+                (
+                    update.info.name.as_str(),
+                    update.info.current_version.as_deref(),
+                    update.info.new_version.as_str(),
+                    update.info.status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("smtest-other", Some("1.0-1"), "2.0-1", UpdateStatus::Held),
+                ("smtest-plain", Some("1.0-1"), "2.0-1", UpdateStatus::Held),
+            ]
+        );
+    }
+
+    #[test]
+    fn unlocked_packages_stay_available() {
+        let packages = xml::parse_listing(&fixture("zypper/list-updates.xml")).unwrap();
+        let mut updates = merge(
+            &packages.updates,
+            &[],
+            &std::collections::BTreeMap::new(),
+            &[],
+        );
+        let locked = BTreeSet::from(["smtest-other".to_owned()]);
+        mark_locked(&mut updates, &locked);
+        assert!(!updates.is_empty());
+        assert!(
+            updates
+                .iter()
+                .all(|update| update.info.status == UpdateStatus::Available),
+            "{updates:?}"
+        );
+    }
 
     #[test]
     fn fixtures_merge() {

@@ -1,4 +1,5 @@
-//! Parser for the XML that `zypper --xmlout` prints for `list-updates` and `list-patches`.
+//! Parser for the XML that `zypper --xmlout` prints for `list-updates`, `list-patches` and
+//! `locks --solvables`.
 //!
 //! The document is a `<stream>` of `<message type="info|warning|error">` and `<progress>`
 //! elements around one `<update-status>`, which holds an `<update-list>` of `<update>` elements
@@ -22,6 +23,10 @@ pub enum XmlError {
     UnexpectedElement { element: String, parent: String },
     #[error("<update> without the attribute {0:?}")]
     MissingAttribute(&'static str),
+    #[error("the output has no <locks> element; it may be cut short")]
+    MissingLocks,
+    #[error("<match> of a lock without the attribute {0:?}")]
+    MissingMatchAttribute(&'static str),
 }
 
 /// One `<message>` of the stream.
@@ -104,6 +109,105 @@ pub fn parse_listing(xml: &str) -> Result<Listing, XmlError> {
     Ok(listing)
 }
 
+/// One `<lock>` of `zypper --xmlout locks --solvables`: a lock added with `zypper addlock` and the
+/// solvables it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lock {
+    /// The name or glob of the lock, such as `kernel-default` or `smtest-oth*`.
+    pub pattern: String,
+    /// `package`, `patch`, `pattern` or `product`.
+    pub kind: String,
+    pub matches: Vec<LockMatch>,
+}
+
+/// One solvable that a lock matches: an installed package or a version a repository offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockMatch {
+    pub kind: String,
+    pub name: String,
+    pub edition: String,
+    pub architecture: String,
+    pub installed: bool,
+}
+
+/// Parses the output of `zypper --xmlout locks --solvables` (zypper 1.14).
+pub fn parse_locks(xml: &str) -> Result<Vec<Lock>, XmlError> {
+    let document = Document::parse(xml).map_err(|error| XmlError::Invalid(error.to_string()))?;
+    let stream = document.root_element();
+    if stream.tag_name().name() != "stream" {
+        return Err(XmlError::NotStream(stream.tag_name().name().to_owned()));
+    }
+    let list = stream
+        .children()
+        .find(|child| child.has_tag_name("locks"))
+        .ok_or(XmlError::MissingLocks)?;
+    let mut locks = Vec::new();
+    for element in list.children().filter(Node::is_element) {
+        if !element.has_tag_name("lock") {
+            return Err(XmlError::UnexpectedElement {
+                element: element.tag_name().name().to_owned(),
+                parent: "locks".to_owned(),
+            });
+        }
+        locks.push(read_lock(element)?);
+    }
+    Ok(locks)
+}
+
+fn read_lock(element: Node<'_, '_>) -> Result<Lock, XmlError> {
+    let text = |name: &str| {
+        element
+            .children()
+            .find(|child| child.has_tag_name(name))
+            .and_then(|child| child.text())
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let mut lock = Lock {
+        pattern: text("name"),
+        kind: text("type"),
+        matches: Vec::new(),
+    };
+    let matches = element
+        .children()
+        .filter(|child| child.has_tag_name("matches"))
+        .flat_map(|matches| {
+            matches
+                .children()
+                .filter(|child| child.has_tag_name("match"))
+        });
+    for found in matches {
+        let required = |name: &'static str| {
+            found
+                .attribute(name)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+                .ok_or(XmlError::MissingMatchAttribute(name))
+        };
+        lock.matches.push(LockMatch {
+            kind: required("kind")?,
+            name: required("name")?,
+            edition: required("edition")?,
+            architecture: found.attribute("arch").unwrap_or_default().to_owned(),
+            installed: found.attribute("installed") == Some("true"),
+        });
+    }
+    Ok(lock)
+}
+
+/// Returns the names of the packages that a package lock matches. Patch locks are left out,
+/// because `list-patches` already reports a locked patch as `unwanted`.
+pub fn locked_package_names(locks: &[Lock]) -> std::collections::BTreeSet<String> {
+    locks
+        .iter()
+        .filter(|lock| lock.kind == "package")
+        .flat_map(|lock| &lock.matches)
+        .filter(|found| found.kind == "package")
+        .map(|found| found.name.clone())
+        .collect()
+}
+
 /// Parses the messages of any `--xmlout` output, for commands without an update list.
 pub fn parse_messages(xml: &str) -> Result<Vec<Message>, XmlError> {
     let document = Document::parse(xml).map_err(|error| XmlError::Invalid(error.to_string()))?;
@@ -179,6 +283,59 @@ mod tests {
     fn fixture(path: &str) -> String {
         let path = format!("{}/testdata/{path}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+    }
+
+    #[test]
+    fn locks_with_solvables() {
+        let locks = parse_locks(&fixture("zypper/locks-solvables.xml")).unwrap();
+        let summary: Vec<(&str, &str, usize)> = locks
+            .iter()
+            .map(|lock| {
+                (
+                    lock.pattern.as_str(),
+                    lock.kind.as_str(),
+                    lock.matches.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("SMTEST-2026-0001", "patch", 0),
+                ("smtest-oth*", "package", 3),
+                ("smtest-plain", "package", 3),
+            ]
+        );
+        assert_eq!(
+            locks[2].matches[1],
+            LockMatch {
+                kind: "package".into(),
+                name: "smtest-plain".into(),
+                edition: "1.0-1".into(),
+                architecture: "noarch".into(),
+                installed: true,
+            }
+        );
+        let names: Vec<String> = locked_package_names(&locks).into_iter().collect();
+        assert_eq!(names, ["smtest-other", "smtest-plain"]);
+    }
+
+    #[test]
+    fn no_locks() {
+        let locks = parse_locks(&fixture("zypper/locks-none.xml")).unwrap();
+        assert!(locks.is_empty());
+        assert!(locked_package_names(&locks).is_empty());
+    }
+
+    #[test]
+    fn locks_cut_short() {
+        let cut = "<?xml version='1.0'?>\n<stream>\n<message type=\"info\">Loading repository data...</message>\n</stream>";
+        assert_eq!(parse_locks(cut), Err(XmlError::MissingLocks));
+        let stray = "<stream><locks size=\"1\"><other/></locks></stream>";
+        assert!(matches!(
+            parse_locks(stray),
+            Err(XmlError::UnexpectedElement { .. })
+        ));
     }
 
     #[test]
