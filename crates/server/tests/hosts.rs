@@ -88,6 +88,12 @@ async fn list_filters_sorts_and_pages() {
 /// created_at)`.
 type StoredHost = (i64, String, &'static str, &'static str, i64, i64);
 
+/// Sort key of a stored host for one `sort` column, before the id that breaks ties.
+type SortKey = Box<dyn Fn(&StoredHost) -> (String, i64)>;
+
+/// Selects the stored hosts that a list filter matches.
+type HostFilter = Box<dyn Fn(&StoredHost) -> bool>;
+
 /// Reads every page of `query` with pages of two and returns the host ids and the total, which
 /// every page must report alike.
 async fn all_host_pages(api: &mut ApiClient, query: &str) -> (Vec<i64>, u64) {
@@ -156,16 +162,14 @@ async fn list_sort_ties_and_filters_page() {
             ));
         }
 
-        type Key = Box<dyn Fn(&StoredHost) -> (String, i64)>;
-        let sorts: Vec<(&str, Key)> = vec![
+        let sorts: Vec<(&str, SortKey)> = vec![
             ("hostname", Box::new(|h| (h.1.clone(), 0))),
             ("status", Box::new(|h| (h.2.to_owned(), 0))),
             ("last_seen_at", Box::new(|h| (String::new(), h.4))),
             ("created_at", Box::new(|h| (String::new(), h.5))),
             ("id", Box::new(|_| (String::new(), 0))),
         ];
-        type Filter = Box<dyn Fn(&StoredHost) -> bool>;
-        let filters: Vec<(&str, Filter)> = vec![
+        let filters: Vec<(&str, HostFilter)> = vec![
             ("", Box::new(|_| true)),
             ("status=up", Box::new(|h| h.2 == "up")),
             ("approval=approved", Box::new(|h| h.3 == "approved")),
@@ -178,7 +182,7 @@ async fn list_sort_ties_and_filters_page() {
             for (column, key) in &sorts {
                 for descending in [false, true] {
                     let mut want: Vec<&StoredHost> = hosts.iter().filter(|h| filter(h)).collect();
-                    want.sort_by(|a, b| (key(a), a.0).cmp(&(key(b), b.0)));
+                    want.sort_by_key(|host| (key(host), host.0));
                     if descending {
                         want.reverse();
                     }

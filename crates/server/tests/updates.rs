@@ -309,6 +309,9 @@ async fn fleet_updates_filtered() {
 /// One stored update as the test expects it: `(host_id, manager, name, security, status)`.
 type Expected = (i64, String, String, bool, String);
 
+/// Selects the expected updates that a list filter matches.
+type Filter = Box<dyn Fn(&Expected) -> bool>;
+
 /// Every update of `reports`, sorted in the order of the update lists: security first, then
 /// host, manager and name (all architectures of this test are equal per manager).
 fn expected_order(reports: &[(i64, Vec<UpdateInfo>)]) -> Vec<Expected> {
@@ -365,7 +368,6 @@ async fn all_pages(api: &mut ApiClient, path: &str) -> (Vec<Expected>, u64) {
 /// combinations against the updates the agents reported, and the per-host counts of `/hosts`.
 async fn check_update_lists(api: &mut ApiClient, reports: &[(i64, Vec<UpdateInfo>)], when: &str) {
     let expected = expected_order(reports);
-    type Filter = Box<dyn Fn(&Expected) -> bool>;
     let mut cases: Vec<(String, Filter)> = vec![
         ("/updates?".into(), Box::new(|_| true)),
         ("/updates?security=true".into(), Box::new(|u| u.3)),
