@@ -20,6 +20,7 @@ use sysmanage_server::{app, db, tls};
 const BINARY: &str = env!("CARGO_BIN_EXE_sysmanage-server");
 const INITIAL: &str = "m20261204_000001_initial";
 const HOST_INVENTORY: &str = "m20261204_000002_host_inventory";
+const LIST_INDEXES: &str = "m20261204_000003_list_indexes";
 
 /// Runs the binary with `--config` and `args`, without any inherited `SYSMANAGE_` variables.
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -114,21 +115,21 @@ async fn db_commands_on_sqlite_file() {
     assert_eq!(
         stdout(&status),
         format!(
-            "{opened}current revision: none\npending migrations: 2\n  {INITIAL}\n  \
-             {HOST_INVENTORY}\n"
+            "{opened}current revision: none\npending migrations: 3\n  {INITIAL}\n  \
+             {HOST_INVENTORY}\n  {LIST_INDEXES}\n"
         )
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
-        format!("{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\n")
+        format!("{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\npending  {LIST_INDEXES}\n")
     );
 
     let upgrade = run(&config, &["db", "upgrade"]);
     assert!(upgrade.status.success(), "{}", stderr(&upgrade));
     assert_eq!(
         stdout(&upgrade),
-        format!("applied {INITIAL}\napplied {HOST_INVENTORY}\n")
+        format!("applied {INITIAL}\napplied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n")
     );
     assert!(table_exists(dir.path(), "users").await);
     let again = run(&config, &["db", "upgrade"]);
@@ -137,15 +138,15 @@ async fn db_commands_on_sqlite_file() {
     let status = run(&config, &["db", "status"]);
     assert_eq!(
         stdout(&status),
-        format!("{opened}current revision: {HOST_INVENTORY}\npending migrations: none\n")
+        format!("{opened}current revision: {LIST_INDEXES}\npending migrations: none\n")
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
-        format!("{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\n")
+        format!("{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\napplied  {LIST_INDEXES}\n")
     );
 
-    let keep = run(&config, &["db", "downgrade", "--to", HOST_INVENTORY]);
+    let keep = run(&config, &["db", "downgrade", "--to", LIST_INDEXES]);
     assert!(keep.status.success(), "{}", stderr(&keep));
     assert_eq!(stdout(&keep), "nothing to downgrade\n");
     assert!(table_exists(dir.path(), "users").await);
@@ -160,7 +161,10 @@ async fn db_commands_on_sqlite_file() {
 
     let to_initial = run(&config, &["db", "downgrade", "--to", INITIAL]);
     assert!(to_initial.status.success(), "{}", stderr(&to_initial));
-    assert_eq!(stdout(&to_initial), format!("reverted {HOST_INVENTORY}\n"));
+    assert_eq!(
+        stdout(&to_initial),
+        format!("reverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
+    );
     assert!(table_exists(dir.path(), "hosts").await);
 
     let downgrade = run(&config, &["db", "downgrade"]);
@@ -234,19 +238,189 @@ async fn inventory_migration_down_and_up() {
         );
         assert!(inventory_columns_exist(&url).await, "{backend:?}");
 
+        let downgrade = run(&config, &["db", "downgrade", "--to", INITIAL]);
+        assert!(
+            downgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&downgrade)
+        );
+        assert_eq!(
+            stdout(&downgrade),
+            format!("reverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
+        );
+        assert!(!inventory_columns_exist(&url).await, "{backend:?}");
+
+        let again = run(&config, &["db", "upgrade"]);
+        assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
+        assert_eq!(
+            stdout(&again),
+            format!("applied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n")
+        );
+        assert!(inventory_columns_exist(&url).await, "{backend:?}");
+    }
+}
+
+/// Returns the indexes on `host_updates` that the list-index migration creates, sorted.
+async fn list_indexes(url: &str) -> Vec<String> {
+    let connection = db::connect(url, 1).await.unwrap();
+    let backend = connection.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+        _ => "SELECT indexname AS name FROM pg_indexes",
+    };
+    let mut names: Vec<String> = connection
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .filter(|name| {
+            [
+                "idx_host_updates_list_order",
+                "idx_host_updates_host_order",
+                "idx_host_updates_name_order",
+            ]
+            .contains(&name.as_str())
+        })
+        .collect();
+    connection.close().await.unwrap();
+    names.sort();
+    names
+}
+
+/// Returns `host_update_counts` as `host_id manager status security updates` lines, sorted,
+/// or `None` when the table does not exist.
+async fn update_counts(url: &str) -> Option<Vec<String>> {
+    let connection = db::connect(url, 1).await.unwrap();
+    let rows = connection
+        .query_all_raw(Statement::from_string(
+            connection.get_database_backend(),
+            "SELECT host_id, manager, status, security, updates FROM host_update_counts",
+        ))
+        .await
+        .ok()?;
+    connection.close().await.unwrap();
+    let mut lines: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{} {} {} {} {}",
+                row.try_get::<i64>("", "host_id").unwrap(),
+                row.try_get::<String>("", "manager").unwrap(),
+                row.try_get::<String>("", "status").unwrap(),
+                row.try_get::<bool>("", "security").unwrap(),
+                row.try_get::<i64>("", "updates").unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    Some(lines)
+}
+
+/// The list-index migration fills `host_update_counts` from the updates stored before it, and
+/// `down` drops the table and every index it created.
+#[tokio::test]
+async fn list_index_migration_counts_existing_updates() {
+    for backend in support::BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = match backend {
+            support::Backend::Sqlite => None,
+            support::Backend::Postgres => Some(support::PostgresDatabase::create().await),
+        };
+        let url = postgres.as_ref().map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("server.sqlite").display()
+                )
+            },
+            |database| database.url.clone(),
+        );
+        let config = dir.path().join("sysmanage.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: {}\ndatabase:\n  url: \"{url}\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+
+        let upgrade = run(&config, &["db", "upgrade"]);
+        assert!(
+            upgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&upgrade)
+        );
+        assert_eq!(list_indexes(&url).await.len(), 3, "{backend:?}");
         let downgrade = run(&config, &["db", "downgrade"]);
         assert!(
             downgrade.status.success(),
             "{backend:?}: {}",
             stderr(&downgrade)
         );
-        assert_eq!(stdout(&downgrade), format!("reverted {HOST_INVENTORY}\n"));
-        assert!(!inventory_columns_exist(&url).await, "{backend:?}");
+        assert_eq!(stdout(&downgrade), format!("reverted {LIST_INDEXES}\n"));
+        assert!(update_counts(&url).await.is_none(), "{backend:?}");
+        assert!(list_indexes(&url).await.is_empty(), "{backend:?}");
+
+        // Two hosts with updates of two managers, statuses and both security flags, stored
+        // while the database is at the previous revision.
+        let connection = db::connect(&url, 1).await.unwrap();
+        for host_id in [1, 2] {
+            connection
+                .execute_unprepared(&format!(
+                    "INSERT INTO hosts (id, hostname, fqdn, os_name, os_version, kernel, \
+                     architecture, agent_version, public_key, approval, status, \
+                     status_changed_at, reboot_required, created_at) VALUES ({host_id}, \
+                     'h{host_id}', 'h{host_id}', 'Debian', '12', '6.1', 'x86_64', '1', \
+                     'key{host_id}', 'approved', 'up', 0, false, 0)"
+                ))
+                .await
+                .unwrap();
+        }
+        let updates = [
+            (1, "apt", "curl", "available", false),
+            (1, "apt", "openssl", "available", true),
+            (1, "apt", "zlib1g", "available", true),
+            (1, "apt", "vim", "held", false),
+            (1, "snap", "firefox", "available", false),
+            (2, "apt", "openssl", "deferred", true),
+        ];
+        for (host_id, manager, name, status, security) in updates {
+            connection
+                .execute_unprepared(&format!(
+                    "INSERT INTO host_updates (host_id, manager, name, architecture, \
+                     new_version, security, status) VALUES ({host_id}, '{manager}', '{name}', \
+                     '', '2.0', {security}, '{status}')"
+                ))
+                .await
+                .unwrap();
+        }
+        connection.close().await.unwrap();
 
         let again = run(&config, &["db", "upgrade"]);
         assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
-        assert_eq!(stdout(&again), format!("applied {HOST_INVENTORY}\n"));
-        assert!(inventory_columns_exist(&url).await, "{backend:?}");
+        assert_eq!(stdout(&again), format!("applied {LIST_INDEXES}\n"));
+        assert_eq!(
+            update_counts(&url).await.unwrap(),
+            [
+                "1 apt available false 1",
+                "1 apt available true 2",
+                "1 apt held false 1",
+                "1 snap available false 1",
+                "2 apt deferred true 1",
+            ],
+            "{backend:?}"
+        );
+        assert_eq!(
+            list_indexes(&url).await,
+            [
+                "idx_host_updates_host_order",
+                "idx_host_updates_list_order",
+                "idx_host_updates_name_order",
+            ],
+            "{backend:?}"
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 use reqwest::Method;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use support::agent::{AgentConnection, TestAgent};
 use support::api::ApiClient;
@@ -80,6 +81,120 @@ async fn list_filters_sorts_and_pages() {
         }
         let (status, _) = api.get("/hosts/999999").await;
         assert_eq!(status, 404);
+    }
+}
+
+/// One host as this test stores it: `(id, hostname, status, approval, last_seen_at,
+/// created_at)`.
+type StoredHost = (i64, String, &'static str, &'static str, i64, i64);
+
+/// Sort key of a stored host for one `sort` column, before the id that breaks ties.
+type SortKey = Box<dyn Fn(&StoredHost) -> (String, i64)>;
+
+/// Selects the stored hosts that a list filter matches.
+type HostFilter = Box<dyn Fn(&StoredHost) -> bool>;
+
+/// Reads every page of `query` with pages of two and returns the host ids and the total, which
+/// every page must report alike.
+async fn all_host_pages(api: &mut ApiClient, query: &str) -> (Vec<i64>, u64) {
+    let mut ids = Vec::new();
+    let mut total = None;
+    loop {
+        let page = api
+            .get_ok(&format!("/hosts?{query}&limit=2&offset={}", ids.len()))
+            .await;
+        let page_total = page["total"].as_u64().unwrap();
+        assert_eq!(
+            *total.get_or_insert(page_total),
+            page_total,
+            "{query}: {page}"
+        );
+        let items = page["items"].as_array().unwrap();
+        ids.extend(items.iter().map(|item| item["id"].as_i64().unwrap()));
+        if items.len() < 2 {
+            return (ids, total.unwrap());
+        }
+    }
+}
+
+/// Sorts with many equal values page in id order within each tie, in the direction of the
+/// sort, and filters combine with every sort.
+#[tokio::test]
+async fn list_sort_ties_and_filters_page() {
+    for backend in BACKENDS {
+        let server = TestServer::start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+
+        // Pending hosts whose connections are closed, so that neither the liveness tracker
+        // nor a flush changes the status and last-seen times set below.
+        let layout = [
+            ("web1", "up", "approved", 300, 20),
+            ("web2", "up", "approved", 200, 10),
+            ("web3", "down", "approved", 200, 10),
+            ("db1", "up", "pending", 300, 30),
+            ("db2", "up", "approved", 200, 10),
+            ("mail", "down", "rejected", 100, 30),
+            ("web4", "up", "approved", 300, 20),
+        ];
+        let mut hosts: Vec<StoredHost> = Vec::new();
+        for (hostname, status, approval, last_seen, created) in layout {
+            let connection = TestAgent::new(hostname).connect(&server).await;
+            let id = connection.host_id();
+            connection.kill();
+            // Far in the future, so that a late flush of a real time never overwrites them.
+            let last_seen = 4_000_000_000_000_i64 + last_seen;
+            server
+                .state
+                .db
+                .execute_unprepared(&format!(
+                    "UPDATE hosts SET status = '{status}', approval = '{approval}', \
+                     last_seen_at = {last_seen}, created_at = {created} WHERE id = {id}"
+                ))
+                .await
+                .unwrap();
+            hosts.push((
+                id,
+                hostname.to_owned(),
+                status,
+                approval,
+                last_seen,
+                created,
+            ));
+        }
+
+        let sorts: Vec<(&str, SortKey)> = vec![
+            ("hostname", Box::new(|h| (h.1.clone(), 0))),
+            ("status", Box::new(|h| (h.2.to_owned(), 0))),
+            ("last_seen_at", Box::new(|h| (String::new(), h.4))),
+            ("created_at", Box::new(|h| (String::new(), h.5))),
+            ("id", Box::new(|_| (String::new(), 0))),
+        ];
+        let filters: Vec<(&str, HostFilter)> = vec![
+            ("", Box::new(|_| true)),
+            ("status=up", Box::new(|h| h.2 == "up")),
+            ("approval=approved", Box::new(|h| h.3 == "approved")),
+            (
+                "hostname=WEB&approval=approved&status=up",
+                Box::new(|h| h.1.contains("web") && h.3 == "approved" && h.2 == "up"),
+            ),
+        ];
+        for (filter_query, filter) in &filters {
+            for (column, key) in &sorts {
+                for descending in [false, true] {
+                    let mut want: Vec<&StoredHost> = hosts.iter().filter(|h| filter(h)).collect();
+                    want.sort_by_key(|host| (key(host), host.0));
+                    if descending {
+                        want.reverse();
+                    }
+                    let want: Vec<i64> = want.iter().map(|h| h.0).collect();
+                    let sign = if descending { "-" } else { "" };
+                    let query = format!("sort={sign}{column}&{filter_query}");
+                    let (found, total) = all_host_pages(&mut api, &query).await;
+                    assert_eq!(found, want, "{backend:?}: {query}");
+                    assert_eq!(total, want.len() as u64, "{backend:?}: total of {query}");
+                }
+            }
+        }
     }
 }
 

@@ -306,6 +306,221 @@ async fn fleet_updates_filtered() {
     }
 }
 
+/// One stored update as the test expects it: `(host_id, manager, name, security, status)`.
+type Expected = (i64, String, String, bool, String);
+
+/// Selects the expected updates that a list filter matches.
+type Filter = Box<dyn Fn(&Expected) -> bool>;
+
+/// Every update of `reports`, sorted in the order of the update lists: security first, then
+/// host, manager and name (all architectures of this test are equal per manager).
+fn expected_order(reports: &[(i64, Vec<UpdateInfo>)]) -> Vec<Expected> {
+    let mut all: Vec<Expected> = reports
+        .iter()
+        .flat_map(|(host_id, updates)| {
+            updates.iter().map(|update| {
+                (
+                    *host_id,
+                    update.manager.clone(),
+                    update.name.clone(),
+                    update.security,
+                    update.status.as_str().to_owned(),
+                )
+            })
+        })
+        .collect();
+    all.sort_by(|a, b| (!a.3, a.0, &a.1, &a.2).cmp(&(!b.3, b.0, &b.1, &b.2)));
+    all
+}
+
+/// Reads every page of `path` (which has a query string) with pages of two, checking that each
+/// page reports the same total, and returns the items with that total.
+async fn all_pages(api: &mut ApiClient, path: &str) -> (Vec<Expected>, u64) {
+    let mut items = Vec::new();
+    let mut total = None;
+    loop {
+        let page = api
+            .get_ok(&format!("{path}&limit=2&offset={}", items.len()))
+            .await;
+        let page_total = page["total"].as_u64().unwrap();
+        assert_eq!(
+            *total.get_or_insert(page_total),
+            page_total,
+            "{path}: {page}"
+        );
+        let page_items = page["items"].as_array().unwrap();
+        for item in page_items {
+            items.push((
+                item["host_id"].as_i64().unwrap(),
+                item["manager"].as_str().unwrap().to_owned(),
+                item["name"].as_str().unwrap().to_owned(),
+                item["security"].as_bool().unwrap(),
+                item["status"].as_str().unwrap().to_owned(),
+            ));
+        }
+        if page_items.len() < 2 {
+            return (items, total.unwrap());
+        }
+    }
+}
+
+/// Checks pages and totals of `/updates` and `/hosts/{id}/updates` for many filter
+/// combinations against the updates the agents reported, and the per-host counts of `/hosts`.
+async fn check_update_lists(api: &mut ApiClient, reports: &[(i64, Vec<UpdateInfo>)], when: &str) {
+    let expected = expected_order(reports);
+    let mut cases: Vec<(String, Filter)> = vec![
+        ("/updates?".into(), Box::new(|_| true)),
+        ("/updates?security=true".into(), Box::new(|u| u.3)),
+        ("/updates?security=false".into(), Box::new(|u| !u.3)),
+        ("/updates?manager=apt".into(), Box::new(|u| u.1 == "apt")),
+        (
+            "/updates?manager=snap&security=false".into(),
+            Box::new(|u| u.1 == "snap" && !u.3),
+        ),
+        ("/updates?status=held".into(), Box::new(|u| u.4 == "held")),
+        (
+            "/updates?manager=apt&status=available&security=true".into(),
+            Box::new(|u| u.1 == "apt" && u.4 == "available" && u.3),
+        ),
+        (
+            "/updates?name=openssl".into(),
+            Box::new(|u| u.2 == "openssl"),
+        ),
+        (
+            "/updates?name=openssl&security=false".into(),
+            Box::new(|u| u.2 == "openssl" && !u.3),
+        ),
+    ];
+    for (host_id, _) in reports {
+        let id = *host_id;
+        cases.push((
+            format!("/updates?host_id={id}"),
+            Box::new(move |u| u.0 == id),
+        ));
+        cases.push((
+            format!("/hosts/{id}/updates?security=true"),
+            Box::new(move |u| u.0 == id && u.3),
+        ));
+        cases.push((
+            format!("/hosts/{id}/updates?manager=apt&status=available"),
+            Box::new(move |u| u.0 == id && u.1 == "apt" && u.4 == "available"),
+        ));
+    }
+    for (path, filter) in &cases {
+        let want: Vec<Expected> = expected.iter().filter(|u| filter(u)).cloned().collect();
+        let (found, total) = all_pages(api, path).await;
+        assert_eq!(found, want, "{when}: {path}");
+        assert_eq!(total, want.len() as u64, "{when}: total of {path}");
+    }
+
+    let hosts = api.get_ok("/hosts?sort=id&limit=500").await;
+    for host in hosts["items"].as_array().unwrap() {
+        let id = host["id"].as_i64().unwrap();
+        let of_host: Vec<&Expected> = expected.iter().filter(|u| u.0 == id).collect();
+        let security = of_host.iter().filter(|u| u.3).count();
+        assert_eq!(host["pending_updates"], of_host.len(), "{when}: {host}");
+        assert_eq!(host["security_updates"], security, "{when}: {host}");
+    }
+}
+
+/// Pages of the update lists keep their order across page boundaries, with many ties on the
+/// security flag and the same package on several hosts, and every total matches its filters,
+/// also after a report replaces one manager's list and after a host is deleted.
+#[tokio::test]
+async fn update_pages_and_totals_follow_reports() {
+    for backend in BACKENDS {
+        let server = start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connections = Vec::new();
+        for hostname in ["web1", "web2", "db1"] {
+            connections.push(connect_approved(&server, hostname).await);
+        }
+
+        let mut held = update("apt", "vim", "9.1", false);
+        held.status = UpdateStatus::Held;
+        let mut deferred = update("snap", "firefox", "131.0", true);
+        deferred.status = UpdateStatus::Deferred;
+        let mut reports: Vec<(i64, Vec<UpdateInfo>)> = vec![
+            (
+                connections[0].host_id(),
+                vec![
+                    update("apt", "openssl", "3.1", true),
+                    update("apt", "curl", "8.1", false),
+                    update("apt", "bash", "5.2", false),
+                    held.clone(),
+                    update("snap", "firefox", "130.0", false),
+                ],
+            ),
+            (
+                connections[1].host_id(),
+                vec![
+                    update("apt", "openssl", "3.1", true),
+                    update("apt", "zlib1g", "1.3", true),
+                    update("apt", "curl", "8.1", false),
+                    deferred.clone(),
+                ],
+            ),
+            (
+                connections[2].host_id(),
+                vec![
+                    update("apt", "openssl", "3.0", false),
+                    update("apt", "libc6", "2.36", true),
+                ],
+            ),
+        ];
+        for (connection, (_, updates)) in connections.iter_mut().zip(&reports) {
+            let mut managers: Vec<ManagerScan> = Vec::new();
+            for manager in ["apt", "snap"] {
+                let of_manager: Vec<UpdateInfo> = updates
+                    .iter()
+                    .filter(|update| update.manager == manager)
+                    .cloned()
+                    .collect();
+                if !of_manager.is_empty() {
+                    managers.push(scan(manager, of_manager));
+                }
+            }
+            report(connection, managers, false).await;
+        }
+        check_update_lists(&mut api, &reports, &format!("{backend:?} first reports")).await;
+
+        // web1 replaces its apt list and its snap scan fails, which keeps the snap rows.
+        let replacement = vec![
+            update("apt", "openssl", "3.2", true),
+            update("apt", "bash", "5.2", true),
+        ];
+        report(
+            &mut connections[0],
+            vec![
+                scan("apt", replacement.clone()),
+                ManagerScan {
+                    manager: "snap".into(),
+                    outcome: ScanOutcome::Failed {
+                        error: "snapd is not running".into(),
+                    },
+                },
+            ],
+            false,
+        )
+        .await;
+        reports[0].1.retain(|update| update.manager == "snap");
+        reports[0].1.extend(replacement);
+        check_update_lists(&mut api, &reports, &format!("{backend:?} replaced list")).await;
+
+        // web2 reports no apt updates any more.
+        report(&mut connections[1], vec![scan("apt", vec![])], false).await;
+        reports[1].1.retain(|update| update.manager != "apt");
+        check_update_lists(&mut api, &reports, &format!("{backend:?} emptied list")).await;
+
+        let (status, body) = api
+            .delete(&format!("/hosts/{}", connections[2].host_id()))
+            .await;
+        assert_eq!(status, 204, "{backend:?}: {body}");
+        reports.pop();
+        check_update_lists(&mut api, &reports, &format!("{backend:?} deleted host")).await;
+    }
+}
+
 #[tokio::test]
 async fn refresh_needs_connected_agent() {
     for backend in BACKENDS {

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, DerivePartialModel, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{HostInventory, ResourceSnapshot};
@@ -16,7 +16,7 @@ use sysmanage_protocol::{HostInventory, ResourceSnapshot};
 use super::{PagedQuery, approval};
 use crate::api_time::{rfc3339, rfc3339_opt};
 use crate::auth::CurrentUser;
-use crate::db::entities::{host, host_event, host_update};
+use crate::db::entities::{host, host_event, host_update_count};
 use crate::error::{ApiError, ApiPath, ApiResult, OptionalApiJson};
 use crate::state::AppState;
 
@@ -103,6 +103,58 @@ pub struct ApproveRequest {
     pub replace: bool,
 }
 
+/// The columns of `hosts` that a [`HostView`] shows: every column but the public key and the
+/// inventory and resource JSON, which can be kilobytes per host and which list pages omit.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "host::Entity")]
+struct HostRow {
+    id: i64,
+    hostname: String,
+    fqdn: String,
+    os_name: String,
+    os_version: String,
+    kernel: String,
+    architecture: String,
+    machine_id: Option<String>,
+    agent_version: String,
+    approval: String,
+    conflict_with_host_id: Option<i64>,
+    status: String,
+    last_seen_at: Option<i64>,
+    status_changed_at: i64,
+    reboot_required: bool,
+    updates_checked_at: Option<i64>,
+    update_error: Option<String>,
+    created_at: i64,
+    approved_at: Option<i64>,
+}
+
+impl From<host::Model> for HostRow {
+    fn from(model: host::Model) -> Self {
+        Self {
+            id: model.id,
+            hostname: model.hostname,
+            fqdn: model.fqdn,
+            os_name: model.os_name,
+            os_version: model.os_version,
+            kernel: model.kernel,
+            architecture: model.architecture,
+            machine_id: model.machine_id,
+            agent_version: model.agent_version,
+            approval: model.approval,
+            conflict_with_host_id: model.conflict_with_host_id,
+            status: model.status,
+            last_seen_at: model.last_seen_at,
+            status_changed_at: model.status_changed_at,
+            reboot_required: model.reboot_required,
+            updates_checked_at: model.updates_checked_at,
+            update_error: model.update_error,
+            created_at: model.created_at,
+            approved_at: model.approved_at,
+        }
+    }
+}
+
 /// Update counts of one host: all pending updates and the security ones among them.
 #[derive(Debug, Clone, Copy, Default)]
 struct UpdateCounts {
@@ -110,66 +162,66 @@ struct UpdateCounts {
     security: i64,
 }
 
+/// Returns the update counts of `host_ids` from `host_update_counts`. Hosts without pending
+/// updates are missing from the map.
 async fn update_counts(
     db: &impl ConnectionTrait,
     host_ids: &[i64],
 ) -> Result<HashMap<i64, UpdateCounts>, DbErr> {
-    use sea_orm::sea_query::ExprTrait as _;
-
     if host_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, Option<i64>)> = host_update::Entity::find()
+    // PostgreSQL sums BIGINT into NUMERIC, so both sums are cast back to read them as i64.
+    let rows: Vec<(i64, i64, i64)> = host_update_count::Entity::find()
         .select_only()
-        .column(host_update::Column::HostId)
-        .column_as(Expr::col(host_update::Column::Id).count(), "total")
+        .column(host_update_count::Column::HostId)
+        .column_as(Expr::cust("CAST(SUM(updates) AS BIGINT)"), "total")
         .column_as(
-            Expr::cust("SUM(CASE WHEN security THEN 1 ELSE 0 END)"),
+            Expr::cust("CAST(SUM(CASE WHEN security THEN updates ELSE 0 END) AS BIGINT)"),
             "security",
         )
-        .filter(host_update::Column::HostId.is_in(host_ids.iter().copied()))
-        .group_by(host_update::Column::HostId)
+        .filter(host_update_count::Column::HostId.is_in(host_ids.iter().copied()))
+        .group_by(host_update_count::Column::HostId)
         .into_tuple()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(host_id, total, security)| {
-            (
-                host_id,
-                UpdateCounts {
-                    total,
-                    security: security.unwrap_or(0),
-                },
-            )
-        })
+        .map(|(host_id, total, security)| (host_id, UpdateCounts { total, security }))
         .collect())
 }
 
 async fn conflicts(
     db: &impl ConnectionTrait,
-    hosts: &[host::Model],
+    hosts: &[HostRow],
 ) -> Result<HashMap<i64, ConflictView>, DbErr> {
     let ids: Vec<i64> = hosts
         .iter()
-        .filter_map(|model| model.conflict_with_host_id)
+        .filter_map(|row| row.conflict_with_host_id)
         .collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let others = host::Entity::find()
+    let others: Vec<(i64, String, String)> = host::Entity::find()
+        .select_only()
+        .columns([
+            host::Column::Id,
+            host::Column::Hostname,
+            host::Column::Approval,
+        ])
         .filter(host::Column::Id.is_in(ids))
+        .into_tuple()
         .all(db)
         .await?;
     Ok(others
         .into_iter()
-        .map(|other| {
+        .map(|(host_id, hostname, approval)| {
             (
-                other.id,
+                host_id,
                 ConflictView {
-                    host_id: other.id,
-                    hostname: other.hostname,
-                    approval: other.approval,
+                    host_id,
+                    hostname,
+                    approval,
                 },
             )
         })
@@ -177,8 +229,8 @@ async fn conflicts(
 }
 
 /// Builds the API views of `hosts`, with their update counts, conflicts and live last-seen times.
-async fn views(state: &AppState, hosts: Vec<host::Model>) -> Result<Vec<HostView>, DbErr> {
-    let ids: Vec<i64> = hosts.iter().map(|model| model.id).collect();
+async fn views(state: &AppState, hosts: Vec<HostRow>) -> Result<Vec<HostView>, DbErr> {
+    let ids: Vec<i64> = hosts.iter().map(|row| row.id).collect();
     let counts = update_counts(&state.db, &ids).await?;
     let conflicts = conflicts(&state.db, &hosts).await?;
     let now = state.clock.now_ms();
@@ -226,6 +278,7 @@ async fn views(state: &AppState, hosts: Vec<host::Model>) -> Result<Vec<HostView
 /// Returns the view of one host, or 404.
 pub(crate) async fn host_view(state: &AppState, host_id: i64) -> ApiResult<HostView> {
     let model = host::Entity::find_by_id(host_id)
+        .into_partial_model::<HostRow>()
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
@@ -260,7 +313,7 @@ async fn host_detail_view(state: &AppState, host_id: i64) -> ApiResult<HostDetai
         (stored, _) => stored,
     };
 
-    let host = views(state, vec![model])
+    let host = views(state, vec![HostRow::from(model)])
         .await?
         .pop()
         .ok_or_else(|| ApiError::NotFound(format!("host {host_id}")))?;
@@ -375,6 +428,7 @@ pub async fn list_hosts(
         .order_by(host::Column::Id, order)
         .limit(limit)
         .offset(offset)
+        .into_partial_model::<HostRow>()
         .all(&state.db)
         .await?;
     Ok(Json(PageView {

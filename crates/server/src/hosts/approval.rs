@@ -9,7 +9,7 @@ use sea_orm::{
 use sysmanage_protocol::{Approval, ServerMessage};
 
 use super::{parse_approval, record_event};
-use crate::db::entities::{host, host_event, host_update, job, job_package};
+use crate::db::entities::{host, host_event, host_update, host_update_count, job, job_package};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, Event};
 use crate::state::AppState;
@@ -179,6 +179,10 @@ pub(super) async fn delete(state: &AppState, host_id: i64, actor: &str) -> ApiRe
         .await?;
     host_update::Entity::delete_many()
         .filter(host_update::Column::HostId.eq(host_id))
+        .exec(&txn)
+        .await?;
+    host_update_count::Entity::delete_many()
+        .filter(host_update_count::Column::HostId.eq(host_id))
         .exec(&txn)
         .await?;
     host_event::Entity::delete_many()

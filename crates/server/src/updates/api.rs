@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{Approval, ServerMessage};
 
 use crate::agents::SendError;
 use crate::auth::CurrentUser;
-use crate::db::entities::{host, host_update};
+use crate::db::entities::{host, host_update, host_update_count};
 use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::hosts::{PagedQuery, Pagination, parse_approval, parse_bool_param, parse_param};
 use crate::state::AppState;
@@ -59,56 +61,133 @@ pub struct UpdateFilter {
     pub status: Option<String>,
 }
 
-fn update_condition(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Condition> {
-    let mut condition = Condition::all();
-    let host_id = match (host_id, &filter.host_id) {
-        (Some(id), _) => Some(id),
-        (None, Some(value)) => Some(parse_param::<i64>("host_id", value)?),
-        (None, None) => None,
-    };
-    if let Some(host_id) = host_id {
-        condition = condition.add(host_update::Column::HostId.eq(host_id));
-    }
-    if let Some(manager) = &filter.manager {
-        sysmanage_protocol::validate_manager(manager)
-            .map_err(|error| ApiError::invalid("manager", error.to_string()))?;
-        condition = condition.add(host_update::Column::Manager.eq(manager));
-    }
-    if let Some(name) = &filter.name {
-        let validation = match &filter.manager {
-            Some(manager) => sysmanage_protocol::validate_package_name_for(manager, name),
-            None => sysmanage_protocol::validate_package_name_any(name),
+/// Validated filters of an update list.
+#[derive(Debug, Default)]
+struct UpdateSelection {
+    host_id: Option<i64>,
+    manager: Option<String>,
+    name: Option<String>,
+    security: Option<bool>,
+    status: Option<String>,
+}
+
+impl UpdateSelection {
+    /// Validates `filter`. `host_id` from the path takes the place of the `host_id` parameter.
+    fn parse(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Self> {
+        let host_id = match (host_id, &filter.host_id) {
+            (Some(id), _) => Some(id),
+            (None, Some(value)) => Some(parse_param::<i64>("host_id", value)?),
+            (None, None) => None,
         };
-        validation.map_err(|error| ApiError::invalid("name", error.to_string()))?;
-        condition = condition.add(host_update::Column::Name.eq(name));
-    }
-    if let Some(security) = &filter.security {
-        let security = parse_bool_param("security", security)?;
-        condition = condition.add(host_update::Column::Security.eq(security));
-    }
-    if let Some(status) = &filter.status {
-        if !["available", "held", "deferred"].contains(&status.as_str()) {
+        if let Some(manager) = &filter.manager {
+            sysmanage_protocol::validate_manager(manager)
+                .map_err(|error| ApiError::invalid("manager", error.to_string()))?;
+        }
+        if let Some(name) = &filter.name {
+            let validation = match &filter.manager {
+                Some(manager) => sysmanage_protocol::validate_package_name_for(manager, name),
+                None => sysmanage_protocol::validate_package_name_any(name),
+            };
+            validation.map_err(|error| ApiError::invalid("name", error.to_string()))?;
+        }
+        let security = filter
+            .security
+            .as_deref()
+            .map(|value| parse_bool_param("security", value))
+            .transpose()?;
+        if let Some(status) = &filter.status
+            && !["available", "held", "deferred"].contains(&status.as_str())
+        {
             return Err(ApiError::invalid(
                 "status",
                 format!("{status:?} is not one of available, held, deferred"),
             ));
         }
-        condition = condition.add(host_update::Column::Status.eq(status));
+        Ok(Self {
+            host_id,
+            manager: filter.manager.clone(),
+            name: filter.name.clone(),
+            security,
+            status: filter.status.clone(),
+        })
     }
-    Ok(condition)
+
+    /// Condition on `host_updates`.
+    fn update_condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(host_id) = self.host_id {
+            condition = condition.add(host_update::Column::HostId.eq(host_id));
+        }
+        if let Some(manager) = &self.manager {
+            condition = condition.add(host_update::Column::Manager.eq(manager));
+        }
+        if let Some(name) = &self.name {
+            condition = condition.add(host_update::Column::Name.eq(name));
+        }
+        if let Some(security) = self.security {
+            condition = condition.add(host_update::Column::Security.eq(security));
+        }
+        if let Some(status) = &self.status {
+            condition = condition.add(host_update::Column::Status.eq(status));
+        }
+        condition
+    }
+
+    /// Condition on `host_update_counts`, or `None` when a filter is not one of its columns.
+    fn count_condition(&self) -> Option<Condition> {
+        if self.name.is_some() {
+            return None;
+        }
+        let mut condition = Condition::all();
+        if let Some(host_id) = self.host_id {
+            condition = condition.add(host_update_count::Column::HostId.eq(host_id));
+        }
+        if let Some(manager) = &self.manager {
+            condition = condition.add(host_update_count::Column::Manager.eq(manager));
+        }
+        if let Some(security) = self.security {
+            condition = condition.add(host_update_count::Column::Security.eq(security));
+        }
+        if let Some(status) = &self.status {
+            condition = condition.add(host_update_count::Column::Status.eq(status));
+        }
+        Some(condition)
+    }
 }
 
-/// Runs a filtered, paginated update query: security updates first, then by host, manager and
-/// name.
+/// Counts the updates that `selection` matches. Without a name filter the count is a sum over
+/// `host_update_counts`, a few rows per host, instead of a count over every matching update.
+async fn count_updates(state: &AppState, selection: &UpdateSelection) -> Result<u64, DbErr> {
+    let Some(condition) = selection.count_condition() else {
+        return host_update::Entity::find()
+            .filter(selection.update_condition())
+            .count(&state.db)
+            .await;
+    };
+    // PostgreSQL sums BIGINT into NUMERIC, so the sum is cast back to read it as an i64.
+    let total: Option<Option<i64>> = host_update_count::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("CAST(SUM(updates) AS BIGINT)"), "total")
+        .filter(condition)
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    Ok(total
+        .flatten()
+        .map_or(0, |total| u64::try_from(total).unwrap_or_default()))
+}
+
+/// Runs a filtered, paginated update query: security updates first, then by host, manager,
+/// name and architecture. The indexes `idx_host_updates_*_order` have this order.
 async fn query_updates(
     state: &AppState,
-    condition: Condition,
+    selection: &UpdateSelection,
     pagination: &Pagination,
 ) -> ApiResult<UpdatePage> {
     let (limit, offset) = pagination.resolve()?;
-    let query = host_update::Entity::find().filter(condition);
-    let total = query.clone().count(&state.db).await?;
-    let rows = query
+    let total = count_updates(state, selection).await?;
+    let rows = host_update::Entity::find()
+        .filter(selection.update_condition())
         .order_by_desc(host_update::Column::Security)
         .order_by_asc(host_update::Column::HostId)
         .order_by_asc(host_update::Column::Manager)
@@ -170,8 +249,8 @@ pub async fn list_updates(
     State(state): State<AppState>,
     PagedQuery { pagination, filter }: PagedQuery<UpdateFilter>,
 ) -> ApiResult<Json<UpdatePage>> {
-    let condition = update_condition(&filter, None)?;
-    Ok(Json(query_updates(&state, condition, &pagination).await?))
+    let selection = UpdateSelection::parse(&filter, None)?;
+    Ok(Json(query_updates(&state, &selection, &pagination).await?))
 }
 
 /// `GET /hosts/{id}/updates`: pending updates of one host, filtered by `manager`, `name`,
@@ -182,8 +261,8 @@ pub async fn list_host_updates(
     PagedQuery { pagination, filter }: PagedQuery<UpdateFilter>,
 ) -> ApiResult<Json<UpdatePage>> {
     find_host(&state, host_id).await?;
-    let condition = update_condition(&filter, Some(host_id))?;
-    Ok(Json(query_updates(&state, condition, &pagination).await?))
+    let selection = UpdateSelection::parse(&filter, Some(host_id))?;
+    Ok(Json(query_updates(&state, &selection, &pagination).await?))
 }
 
 /// Body of the 202 response to a scan request.

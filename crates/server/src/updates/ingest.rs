@@ -1,16 +1,18 @@
 //! Storing an `UpdateReport`: validation, then one transaction that replaces the list of every
 //! manager whose scan succeeded.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
 use sysmanage_protocol::{
     Approval, ErrorCode, MAX_UPDATES_PER_MANAGER, ManagerScan, ScanOutcome, UpdateInfo,
     UpdateReport, validate_manager, validate_package_name_for, validate_version_for,
 };
 
-use crate::db::entities::{host, host_update};
+use crate::db::entities::{host, host_update, host_update_count};
 use crate::events::{self, Event};
 use crate::hosts::parse_approval;
 use crate::state::AppState;
@@ -91,6 +93,7 @@ pub async fn store_report(
                         .exec_without_returning(&txn)
                         .await?;
                 }
+                replace_counts(&txn, host_id, &scan.manager, updates).await?;
                 stored += updates.len();
             }
             ScanOutcome::Failed { error } => {
@@ -120,6 +123,48 @@ pub async fn store_report(
         "update report stored"
     );
     events::publish(state, Event::UpdatesChanged { host_id });
+    Ok(())
+}
+
+/// Replaces the counts of one manager of a host in `host_update_counts` with the counts of
+/// `updates`, the list just stored for it.
+///
+/// The counts are computed here rather than with `INSERT ... SELECT ... GROUP BY`, because
+/// SQLite may open a temporary file for the grouping, which fails with "unable to open database
+/// file" when a server with thousands of agent connections is at its limit of open files.
+async fn replace_counts(
+    txn: &DatabaseTransaction,
+    host_id: i64,
+    manager: &str,
+    updates: &[UpdateInfo],
+) -> Result<(), DbErr> {
+    host_update_count::Entity::delete_many()
+        .filter(host_update_count::Column::HostId.eq(host_id))
+        .filter(host_update_count::Column::Manager.eq(manager))
+        .exec(txn)
+        .await?;
+    let mut counts: BTreeMap<(&str, bool), i64> = BTreeMap::new();
+    for update in updates {
+        *counts
+            .entry((update.status.as_str(), update.security))
+            .or_default() += 1;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let rows =
+        counts.into_iter().map(
+            |((status, security), count)| host_update_count::ActiveModel {
+                host_id: Set(host_id),
+                manager: Set(manager.to_owned()),
+                status: Set(status.to_owned()),
+                security: Set(security),
+                updates: Set(count),
+            },
+        );
+    host_update_count::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
     Ok(())
 }
 

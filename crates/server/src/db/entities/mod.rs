@@ -4,6 +4,7 @@ pub mod auth_token;
 pub mod host;
 pub mod host_event;
 pub mod host_update;
+pub mod host_update_count;
 pub mod job;
 pub mod job_package;
 pub mod user;

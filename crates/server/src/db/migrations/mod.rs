@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_initial;
 mod m20261204_000002_host_inventory;
+mod m20261204_000003_list_indexes;
 
 /// All migrations of the server, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_initial::Migration),
             Box::new(m20261204_000002_host_inventory::Migration),
+            Box::new(m20261204_000003_list_indexes::Migration),
         ]
     }
 }
