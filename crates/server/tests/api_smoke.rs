@@ -43,16 +43,23 @@ async fn sqlite_pragmas_on_every_connection() {
                 .await
                 .unwrap()
                 .unwrap();
+            let temp_store = db
+                .query_one_raw(Statement::from_string(backend, "PRAGMA temp_store"))
+                .await
+                .unwrap()
+                .unwrap();
             (
                 keys.try_get_by_index::<i64>(0).unwrap(),
                 journal.try_get_by_index::<String>(0).unwrap(),
+                temp_store.try_get_by_index::<i64>(0).unwrap(),
             )
         })
     });
     for query in queries {
-        let (foreign_keys, journal_mode) = query.await.unwrap();
+        let (foreign_keys, journal_mode, temp_store) = query.await.unwrap();
         assert_eq!(foreign_keys, 1);
         assert_eq!(journal_mode, "wal");
+        assert_eq!(temp_store, 2, "temporary storage is not in memory");
     }
 }
 

@@ -14,8 +14,11 @@ pub use migrations::Migrator;
 /// Opens a connection pool to `url` (`sqlite://PATH?mode=rwc` or `postgres://...`).
 ///
 /// Every SQLite connection of the pool gets write-ahead logging, foreign keys and a busy
-/// timeout, so that concurrent requests wait for the write lock instead of failing. These are
-/// per-connection settings in SQLite, so they are set in the connect options rather than once.
+/// timeout, so that concurrent requests wait for the write lock instead of failing, and keeps
+/// temporary tables and sort spills in memory: a server with tens of thousands of agent sockets
+/// runs close to its limit of open files, where opening a temporary file fails with "unable to
+/// open database file". These are per-connection settings in SQLite, so they are set in the
+/// connect options rather than once.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -30,6 +33,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .synchronous(SqliteSynchronous::Normal)
+                .pragma("temp_store", "memory")
         });
     Database::connect(options).await
 }
@@ -56,9 +60,38 @@ pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<DatabaseCon
             )
         })?;
     }
-    connect(url, max_connections).await.map_err(|error| {
+    let db = connect(url, max_connections).await.map_err(|error| {
         anyhow::anyhow!("failed to connect to {description}: {error}; check database.url")
-    })
+    })?;
+    if !url.starts_with("sqlite:") {
+        warn_if_autovacuum_off(&db).await;
+    }
+    Ok(db)
+}
+
+/// Logs a warning when PostgreSQL runs without autovacuum. Without it no table gets statistics
+/// or loses its dead rows, and update reports replace rows all day, so list pages slow down
+/// from full scans and bloat.
+async fn warn_if_autovacuum_off(db: &DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let statement = Statement::from_string(db.get_database_backend(), "SHOW autovacuum");
+    match db.query_one_raw(statement).await {
+        Ok(Some(row)) => {
+            if row
+                .try_get_by_index::<String>(0)
+                .is_ok_and(|value| value == "off")
+            {
+                tracing::warn!(
+                    "PostgreSQL autovacuum is off: tables never get statistics or lose dead rows, \
+                     so host and update lists slow down; set autovacuum = on in postgresql.conf \
+                     or run VACUUM ANALYZE regularly"
+                );
+            }
+        }
+        Ok(None) => {}
+        Err(error) => tracing::debug!(%error, "could not read the autovacuum setting"),
+    }
 }
 
 /// Opens and closes one PostgreSQL connection, returning the cause when that fails.
