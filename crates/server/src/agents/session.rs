@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::admission::RegistrationError;
 use super::handshake::{self, message_type};
 use super::malformed::MalformedFrames;
+use crate::hosts::AgentHost;
 use crate::state::AppState;
 use crate::{hosts, jobs, updates};
 
@@ -68,61 +69,13 @@ pub(super) async fn reply_error(
 /// only a failed handshake, a rejected registration, a close or a transport error ends the
 /// connection. `peer_ip` is the client address that the per-address registration limit counts.
 pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<IpAddr>) {
-    let nonce = match handshake::new_nonce() {
-        Ok(nonce) => nonce,
-        Err(error) => {
-            tracing::error!(%error, "failed to generate a challenge nonce; closing the connection");
-            return;
-        }
-    };
-    if handshake::send_challenge(&mut socket, &nonce)
-        .await
-        .is_err()
-    {
+    // This future lives in the connection's task for as long as the agent stays connected, and an
+    // async fn is as large as its largest await. The handshake awaits database queries whose
+    // futures take several KiB, so it runs in a future of its own on the heap that is freed
+    // before the session starts.
+    let Some(host) = Box::pin(authenticate(&mut socket, &state, peer_ip)).await else {
         return;
-    }
-
-    let verified = match handshake::receive_hello(&mut socket, &nonce).await {
-        Ok(verified) => verified,
-        Err(error) => {
-            tracing::warn!(%error, "agent authentication failed");
-            handshake::reject(&mut socket, &error).await;
-            return;
-        }
     };
-
-    let registered =
-        hosts::register_agent(&state, &verified.hello, &verified.public_key, peer_ip).await;
-    let host = match registered {
-        Ok(host) => host,
-        Err(
-            error @ (RegistrationError::TooManyPendingHosts { .. }
-            | RegistrationError::TooManyFromAddress),
-        ) => {
-            if let Some(rejected) = state.registrations.rejection_to_log(state.clock.now_ms()) {
-                tracing::warn!(%error, rejected, "rejected new host registrations");
-            }
-            handshake::reject_registration(&mut socket, &error).await;
-            return;
-        }
-        Err(RegistrationError::Database(error)) => {
-            tracing::error!(%error, "failed to register the agent's host");
-            reply_error(
-                &mut socket,
-                None,
-                ErrorCode::Internal,
-                "the server could not store the host; reconnect later",
-            )
-            .await;
-            return;
-        }
-    };
-    tracing::Span::current().record("host_id", host.id);
-    tracing::info!(
-        approval = host.approval.as_str(),
-        agent_version = ?verified.hello.agent_version,
-        "agent connected"
-    );
 
     let mut registration = state.agents.register(host.id);
     state.liveness.connected(
@@ -154,6 +107,68 @@ pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<
         .disconnected(session.host_id, registration.connection_id);
     session.malformed.finish();
     tracing::info!("agent disconnected");
+}
+
+/// Sends the challenge, verifies `Hello` and registers the host. Returns `None` after replying
+/// to the agent when the connection has to close.
+async fn authenticate(
+    socket: &mut WebSocket,
+    state: &AppState,
+    peer_ip: Option<IpAddr>,
+) -> Option<AgentHost> {
+    let nonce = match handshake::new_nonce() {
+        Ok(nonce) => nonce,
+        Err(error) => {
+            tracing::error!(%error, "failed to generate a challenge nonce; closing the connection");
+            return None;
+        }
+    };
+    if handshake::send_challenge(socket, &nonce).await.is_err() {
+        return None;
+    }
+
+    let verified = match handshake::receive_hello(socket, &nonce).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            tracing::warn!(%error, "agent authentication failed");
+            handshake::reject(socket, &error).await;
+            return None;
+        }
+    };
+
+    let registered =
+        hosts::register_agent(state, &verified.hello, &verified.public_key, peer_ip).await;
+    let host = match registered {
+        Ok(host) => host,
+        Err(
+            error @ (RegistrationError::TooManyPendingHosts { .. }
+            | RegistrationError::TooManyFromAddress),
+        ) => {
+            if let Some(rejected) = state.registrations.rejection_to_log(state.clock.now_ms()) {
+                tracing::warn!(%error, rejected, "rejected new host registrations");
+            }
+            handshake::reject_registration(socket, &error).await;
+            return None;
+        }
+        Err(RegistrationError::Database(error)) => {
+            tracing::error!(%error, "failed to register the agent's host");
+            reply_error(
+                socket,
+                None,
+                ErrorCode::Internal,
+                "the server could not store the host; reconnect later",
+            )
+            .await;
+            return None;
+        }
+    };
+    tracing::Span::current().record("host_id", host.id);
+    tracing::info!(
+        approval = host.approval.as_str(),
+        agent_version = ?verified.hello.agent_version,
+        "agent connected"
+    );
+    Some(host)
 }
 
 /// The connection of one host after its handshake.
@@ -207,7 +222,7 @@ impl Session {
     /// Sends `Welcome`, delivers open jobs, then serves frames until either side closes.
     async fn serve(
         &mut self,
-        outgoing: &mut tokio::sync::mpsc::Receiver<ServerMessage>,
+        outgoing: &mut tokio::sync::mpsc::Receiver<Box<ServerMessage>>,
         approval: Approval,
     ) {
         let config = &self.state.config.agents;
@@ -224,8 +239,10 @@ impl Session {
         if let Flow::Close = self.send(ServerMessage::Welcome(welcome)).await {
             return;
         }
+        // Boxed like the handshake in `run`, because its database queries would otherwise
+        // enlarge the session future for the whole connection.
         if approval == Approval::Approved
-            && let Flow::Close = self.deliver_open_jobs().await
+            && let Flow::Close = Box::pin(self.deliver_open_jobs()).await
         {
             return;
         }
@@ -259,7 +276,7 @@ impl Session {
                     None => Flow::Close,
                 },
                 message = outgoing.recv() => if let Some(message) = message {
-                    self.send(message).await
+                    self.send(*message).await
                 } else {
                     self.close(close_code::POLICY, "replaced by a newer connection of this host")
                         .await;
@@ -303,6 +320,11 @@ impl Session {
             let state = self.state.clone();
             let host_id = self.host_id;
             self.processing = Some(Box::pin(process_approved_only(state, host_id, id, message)));
+        }
+        // A drained queue frees its buffer (four slots of about 280 bytes once anything was
+        // queued), because most agents queue messages only after connecting and then hourly.
+        if self.queued.is_empty() {
+            self.queued.shrink_to_fit();
         }
     }
 
