@@ -8,10 +8,12 @@ const apiTarget = process.env.SYSMANAGE_API_URL ?? "http://127.0.0.1:8000";
 const apiPaths = [
   "/login",
   "/logout",
+  "/account",
   "/users",
   "/hosts",
   "/updates",
   "/jobs",
+  "/summary",
   "/events",
   "/health",
 ];
@@ -34,5 +36,8 @@ export default defineConfig({
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
     css: false,
+    // A guard against hangs, not a speed check: tests that click through Mantine dialogs in
+    // jsdom take several seconds on a busy machine, beyond the default of 5 seconds.
+    testTimeout: 30_000,
   },
 });

@@ -2,8 +2,10 @@
  * End to end through the browser: the real sysmanage-server and sysmanage-agent binaries, real
  * apt against the local test repository that scripts/e2e.sh builds, and Chromium.
  *
- * Log in, approve the agent's host, see its updates, install one, watch the job finish, see the
- * host go down when the agent stops, log out. Screenshots of each page go to docs/screenshots.
+ * Log in, approve the agent's host, see its updates, install one and watch the job finish. Install
+ * security updates on it and on hosts simulated by sysmanage-loadgen with one bulk call. See the
+ * host go down when the agent stops, and log out. Then a read-only user changes their password and
+ * logs in with the new one. Screenshots of each page go to docs/screenshots.
  */
 
 import { expect, test, type Page } from "@playwright/test";
@@ -14,10 +16,17 @@ import path from "node:path";
 const ADMIN_PASSWORD = required("SYSMANAGE_ADMIN_PASSWORD");
 const SERVER_URL = required("SYSMANAGE_URL");
 const AGENT_BIN = required("SYSMANAGE_AGENT_BIN");
+const LOADGEN_BIN = required("SYSMANAGE_LOADGEN_BIN");
+const ENROLLMENT_KEY = required("SYSMANAGE_E2E_ENROLLMENT_KEY");
 const AGENT_STATE_DIR = required("SYSMANAGE_E2E_AGENT_STATE_DIR");
 const APT_CONFIG = required("SYSMANAGE_E2E_APT_CONFIG");
 const PACKAGE_PREFIX = required("SYSMANAGE_E2E_PACKAGE_PREFIX");
 const SCREENSHOTS = path.resolve(import.meta.dirname, "../../docs/screenshots");
+
+/** Hostnames that sysmanage-loadgen gives its first simulated agents. */
+const SIMULATED_HOSTS = ["loadgen-000000", "loadgen-000001", "loadgen-000002"];
+const OPERATOR_PASSWORD = "a long enough password 1";
+const OPERATOR_NEW_PASSWORD = "another long password 2";
 
 function required(name: string): string {
   const value = process.env[name];
@@ -63,11 +72,55 @@ function startAgent(): ChildProcess {
   return agent;
 }
 
+/**
+ * Starts simulated agents that present the enrollment key, so the server approves their hosts
+ * at once. Each simulated install job succeeds one second after it arrives.
+ */
+function startSimulatedAgents(): ChildProcess {
+  const loadgen = spawn(
+    LOADGEN_BIN,
+    [
+      "--server-url",
+      SERVER_URL,
+      "--agents",
+      String(SIMULATED_HOSTS.length),
+      "--duration-secs",
+      "1800",
+      "--job-delay-ms",
+      "1000",
+      "--updates-per-host",
+      "8",
+      "--report-secs",
+      "60",
+    ],
+    {
+      env: {
+        ...process.env,
+        SYSMANAGE_LOADGEN_ENROLLMENT_KEY: ENROLLMENT_KEY,
+        RUST_LOG: process.env.RUST_LOG ?? "warn",
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
+  loadgen.on("error", (error) => {
+    throw new Error(`failed to start ${LOADGEN_BIN}: ${error.message}`);
+  });
+  return loadgen;
+}
+
+/** Logs in through the login page, which must be showing. */
+async function logIn(page: Page, userid: string, password: string) {
+  await page.getByLabel(/^User ID/).fill(userid);
+  await page.getByLabel(/^Password/).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
 test("administer a host from login to logout", async ({ page }) => {
   const host = hostname();
   const hello = `${PACKAGE_PREFIX}-hello`;
   const security = `${PACKAGE_PREFIX}-security`;
   let agent: ChildProcess | null = null;
+  let simulatedAgents: ChildProcess | null = null;
 
   try {
     await test.step("log in", async () => {
@@ -76,9 +129,7 @@ test("administer a host from login to logout", async ({ page }) => {
       await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
       await screenshot(page, "login");
 
-      await page.getByLabel(/^User ID/).fill("admin");
-      await page.getByLabel(/^Password/).fill(ADMIN_PASSWORD);
-      await page.getByRole("button", { name: "Log in" }).click();
+      await logIn(page, "admin", ADMIN_PASSWORD);
       await expect(
         page.getByRole("heading", { name: "Dashboard" }),
       ).toBeVisible();
@@ -170,7 +221,7 @@ test("administer a host from login to logout", async ({ page }) => {
       await expect(page.getByRole("row", { name: /admin/ })).toBeVisible();
       await page.getByRole("button", { name: "New user" }).click();
       await page.getByLabel(/^User ID/).fill("operator1");
-      await page.getByLabel(/^Password/).fill("a long enough password 1");
+      await page.getByLabel(/^Password/).fill(OPERATOR_PASSWORD);
       await page.getByRole("button", { name: "Create user" }).click();
       await expect(page.getByRole("row", { name: /operator1/ })).toBeVisible();
       await screenshot(page, "users");
@@ -178,6 +229,62 @@ test("administer a host from login to logout", async ({ page }) => {
       await openPage(page, "Dashboard");
       await expect(page.getByTestId("stat-Hosts up")).toContainText("1");
       await screenshot(page, "dashboard");
+    });
+
+    await test.step("install security updates on several hosts at once", async () => {
+      simulatedAgents = startSimulatedAgents();
+      await openPage(page, "Hosts");
+      for (const name of [host, ...SIMULATED_HOSTS]) {
+        await expect(
+          page
+            .getByRole("row", { name: new RegExp(name) })
+            .getByText("approved"),
+        ).toBeVisible({ timeout: 60_000 });
+      }
+
+      await page
+        .getByRole("checkbox", { name: "Select all hosts on this page" })
+        .check();
+      await expect(page.getByText("4 hosts selected")).toBeVisible();
+      await page
+        .getByRole("button", { name: "Install security updates" })
+        .click();
+      const dialog = page.getByRole("dialog", {
+        name: "Install security updates",
+      });
+      await expect(dialog).toContainText(
+        "Install security updates on 4 hosts?",
+      );
+      await screenshot(page, "bulk-install");
+
+      const bulkCall = page.waitForRequest(
+        (request) =>
+          request.method() === "POST" &&
+          new URL(request.url()).pathname === "/jobs",
+      );
+      await dialog.getByRole("button", { name: "Install on 4 hosts" }).click();
+      const request = await bulkCall;
+      expect(request.postDataJSON()).toMatchObject({ security_only: true });
+      expect(
+        (request.postDataJSON() as { host_ids: number[] }).host_ids,
+      ).toHaveLength(4);
+
+      const result = page.getByTestId("bulk-result");
+      await expect(result).toContainText("Created 4 install jobs");
+      await expect(result).not.toContainText("Skipped");
+      await result.getByRole("link", { name: "See the jobs" }).click();
+      await expect(page.getByRole("heading", { name: "Jobs" })).toBeVisible();
+      for (const name of [host, ...SIMULATED_HOSTS]) {
+        // The real agent installs the security package with apt; the simulated ones report
+        // success after a second.
+        await expect(
+          page
+            .getByRole("row", {
+              name: new RegExp(`${name}.*security updates`),
+            })
+            .getByTestId("job-state"),
+        ).toHaveText("succeeded", { timeout: 180_000 });
+      }
     });
 
     await test.step("see the host go down when the agent stops", async () => {
@@ -197,7 +304,58 @@ test("administer a host from login to logout", async ({ page }) => {
         "You have logged out.",
       );
     });
+
+    await test.step("change a password as a read-only user", async () => {
+      // The login page returns to the page that was open at logout.
+      await logIn(page, "operator1", OPERATOR_PASSWORD);
+      await expect(page.getByTestId("signed-in-user")).toHaveText("operator1");
+
+      // The page loads the user's record before the hosts, so the rows mean it is known.
+      await openPage(page, "Hosts");
+      await expect(
+        page.getByRole("row", { name: new RegExp(host) }),
+      ).toBeVisible();
+      await expect(page.getByRole("checkbox")).toHaveCount(0);
+      await expect(
+        page.getByRole("button", { name: "Install security updates" }),
+      ).toHaveCount(0);
+
+      await page.getByRole("button", { name: "Change password" }).click();
+      const dialog = page.getByRole("dialog", { name: "Change password" });
+      await dialog.getByLabel(/^Current password/).fill("not my password");
+      await dialog.getByLabel(/^New password/).fill(OPERATOR_NEW_PASSWORD);
+      await dialog
+        .getByLabel(/^Confirm new password/)
+        .fill(OPERATOR_NEW_PASSWORD);
+      await dialog.getByRole("button", { name: "Save new password" }).click();
+      await expect(dialog).toContainText("Does not match your password");
+
+      await dialog.getByLabel(/^Current password/).fill(OPERATOR_PASSWORD);
+      await dialog.getByRole("button", { name: "Save new password" }).click();
+      await expect(page.getByText(/Your password was changed/)).toBeVisible();
+      await expect(dialog).toBeHidden();
+
+      // The server keeps the session that changed the password.
+      await openPage(page, "Jobs");
+      await expect(page.getByTestId("job-state").first()).toHaveText(
+        "succeeded",
+      );
+      await page.getByRole("button", { name: "Log out" }).click();
+      await expect(page).toHaveURL(/\/ui\/login$/);
+    });
+
+    await test.step("log in with the new password only", async () => {
+      await logIn(page, "operator1", OPERATOR_PASSWORD);
+      await expect(
+        page.getByRole("alert").filter({ hasText: "Invalid user ID" }),
+      ).toHaveText("Invalid user ID or password.");
+
+      await logIn(page, "operator1", OPERATOR_NEW_PASSWORD);
+      await expect(page.getByTestId("signed-in-user")).toHaveText("operator1");
+      await expect(page.getByRole("heading", { name: "Jobs" })).toBeVisible();
+    });
   } finally {
     (agent as ChildProcess | null)?.kill("SIGKILL");
+    (simulatedAgents as ChildProcess | null)?.kill("SIGKILL");
   }
 });

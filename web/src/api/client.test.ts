@@ -100,6 +100,89 @@ describe("ApiClient", () => {
     ).toHaveLength(2);
   });
 
+  it("keeps the session on admin_required", async () => {
+    const server = createFakeServer({
+      "POST /jobs": () => ({
+        status: 403,
+        body: {
+          error: {
+            code: "admin_required",
+            message: "forbidden: this action requires an administrator",
+          },
+        },
+      }),
+      "GET /hosts": () => ({ body: [] }),
+    });
+    const client = new ApiClient({ fetch: server.fetch });
+    const onSessionEnd = vi.fn();
+    client.onSessionEnd(onSessionEnd);
+    await client.login("viewer", "secret");
+
+    await expect(client.post("/jobs", { host_ids: [1] })).rejects.toMatchObject(
+      { status: 403, code: "admin_required" },
+    );
+
+    expect(onSessionEnd).not.toHaveBeenCalled();
+    expect(client.isAuthenticated).toBe(true);
+    await expect(client.get("/hosts")).resolves.toEqual([]);
+    expect(server.seen.at(-1)?.token).toBe("token-2");
+  });
+
+  it("ends the session on admin_required without a next token", async () => {
+    const client = new ApiClient({
+      fetch: async (input) =>
+        String(input) === "/login"
+          ? Response.json({ X_Reauthorization: "token-1" })
+          : Response.json(
+              { error: { code: "admin_required", message: "forbidden" } },
+              { status: 403 },
+            ),
+    });
+    const onSessionEnd = vi.fn();
+    client.onSessionEnd(onSessionEnd);
+    await client.login("viewer", "secret");
+
+    await expect(client.post("/jobs", {})).rejects.toMatchObject({
+      status: 403,
+    });
+
+    expect(onSessionEnd).toHaveBeenCalledTimes(1);
+    expect(client.isAuthenticated).toBe(false);
+  });
+
+  it("reads Retry-After of a 429 response", async () => {
+    const server = createFakeServer({
+      "POST /account/password": () => ({
+        status: 429,
+        headers: { "Retry-After": "42" },
+        body: { error: { code: "rate_limited", message: "too many" } },
+      }),
+    });
+    const client = new ApiClient({ fetch: server.fetch });
+    await client.login("viewer", "secret");
+
+    await expect(client.post("/account/password", {})).rejects.toMatchObject({
+      status: 429,
+      code: "rate_limited",
+      retryAfterSecs: 42,
+    });
+    expect(client.isAuthenticated).toBe(true);
+  });
+
+  it("stores the user ID of the session", async () => {
+    const server = createFakeServer({
+      "POST /logout": () => ({ status: 204 }),
+    });
+    const client = new ApiClient({ fetch: server.fetch });
+    expect(client.userid).toBeNull();
+
+    await client.login("viewer", "secret");
+    expect(client.userid).toBe("viewer");
+
+    await client.logout();
+    expect(client.userid).toBeNull();
+  });
+
   it("reports wrong credentials", async () => {
     const client = new ApiClient({
       fetch: async () =>

@@ -18,13 +18,22 @@ export class ApiError extends Error {
   readonly code: string;
   /** The request field that failed validation, on 422 responses. */
   readonly field?: string;
+  /** Seconds to wait before retrying, from the `Retry-After` header of a 429 response. */
+  readonly retryAfterSecs?: number;
 
-  constructor(status: number, code: string, message: string, field?: string) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    field?: string,
+    retryAfterSecs?: number,
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.field = field;
+    this.retryAfterSecs = retryAfterSecs;
   }
 }
 
@@ -48,6 +57,7 @@ export class ApiClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
   private token: string | null = null;
+  private sessionUserid: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly sessionEndListeners = new Set<SessionEndListener>();
 
@@ -58,6 +68,11 @@ export class ApiClient {
 
   get isAuthenticated(): boolean {
     return this.token !== null;
+  }
+
+  /** User ID that the current session logged in with, or null without a session. */
+  get userid(): string | null {
+    return this.token === null ? null : this.sessionUserid;
   }
 
   /** Registers a listener for the end of the session (403, logout); returns its remover. */
@@ -105,6 +120,7 @@ export class ApiClient {
         );
       }
       this.token = token;
+      this.sessionUserid = userid;
     });
   }
 
@@ -185,8 +201,13 @@ export class ApiClient {
     const parsed = await readJson(response);
 
     if (response.status === 403) {
-      this.endSession("Your session has expired or was ended. Log in again.");
-      throw errorFromBody(403, parsed);
+      const error = errorFromBody(403, parsed);
+      // A user without administrator rights who calls an endpoint for administrators gets
+      // `admin_required` together with the next token, so that session goes on.
+      if (error.code !== "admin_required" || this.token === null) {
+        this.endSession("Your session has expired or was ended. Log in again.");
+      }
+      throw error;
     }
     if (this.token === null) {
       // Sending the spent token again would revoke the chain, so the session cannot go on.
@@ -195,7 +216,11 @@ export class ApiClient {
       );
     }
     if (!response.ok) {
-      throw errorFromBody(response.status, parsed);
+      throw errorFromBody(
+        response.status,
+        parsed,
+        retryAfterSecs(response.headers.get("Retry-After")),
+      );
     }
     return parsed as T;
   }
@@ -233,7 +258,19 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-function errorFromBody(status: number, body: unknown): ApiError {
+/** Parses a `Retry-After` value in seconds; the HTTP-date form is not used by the server. */
+function retryAfterSecs(value: string | null): number | undefined {
+  if (value === null || !/^\d+$/.test(value.trim())) {
+    return undefined;
+  }
+  return Number(value.trim());
+}
+
+function errorFromBody(
+  status: number,
+  body: unknown,
+  retryAfter?: number,
+): ApiError {
   const detail = (body as ErrorBody | undefined)?.error;
   const message =
     detail?.message ??
@@ -243,5 +280,6 @@ function errorFromBody(status: number, body: unknown): ApiError {
     detail?.code ?? "http_error",
     message,
     detail?.field,
+    retryAfter,
   );
 }

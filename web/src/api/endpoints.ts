@@ -2,6 +2,8 @@
 
 import type { ApiClient } from "./client";
 import type {
+  BulkInstallRequest,
+  BulkInstallResult,
   Host,
   HostDetail,
   HostEvent,
@@ -100,6 +102,14 @@ export const installUpdates = (
   request: InstallRequest,
 ) => api.post<{ job_id: number }>(`/hosts/${hostId}/updates/install`, request);
 
+/**
+ * Creates the same install job on every approved host of `request.host_ids` in one call. Hosts
+ * that do not exist or are not approved come back in `skipped`; the call fails with 409 when
+ * none of the hosts can install.
+ */
+export const installOnHosts = (api: ApiClient, request: BulkInstallRequest) =>
+  api.post<BulkInstallResult>("/jobs", request);
+
 export interface UpdateQuery {
   hostId?: number;
   manager?: string;
@@ -157,3 +167,18 @@ export const updateUser = (api: ApiClient, id: number, input: UserInput) =>
 
 export const deleteUser = (api: ApiClient, id: number) =>
   api.delete<unknown>(`/users/${id}`);
+
+/**
+ * Changes the signed-in user's own password. The server ends the user's other sessions and keeps
+ * this one. Fails with 422 naming `current_password` or `new_password`, and with 429 after too
+ * many wrong current passwords.
+ */
+export const changeOwnPassword = (
+  api: ApiClient,
+  currentPassword: string,
+  newPassword: string,
+) =>
+  api.post<undefined>("/account/password", {
+    current_password: currentPassword,
+    new_password: newPassword,
+  });

@@ -155,6 +155,18 @@ export type InstallRequest =
   | { all: true }
   | { security_only: true };
 
+/** Body of `POST /jobs`: one install request for every listed host. */
+export type BulkInstallRequest = InstallRequest & { host_ids: number[] };
+
+/** Reason code that `POST /jobs` gives for a host that got no job. */
+export type SkipReason = "not_found" | "not_approved";
+
+/** Response of `POST /jobs`: one job per approved host, and the hosts that got none. */
+export interface BulkInstallResult {
+  jobs: { host_id: number; job_id: number; state: JobState }[];
+  skipped: { host_id: number; reason: SkipReason }[];
+}
+
 /** Security updates among the updates of one status. */
 export interface UpdateStatusCount {
   total: number;

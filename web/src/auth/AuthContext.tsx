@@ -14,12 +14,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const [authenticated, setAuthenticated] = useState(api.isAuthenticated);
+  const [userid, setUserid] = useState(api.userid);
   const [message, setMessage] = useState<string | null>(null);
 
   useEffect(
     () =>
       api.onSessionEnd((reason) => {
         setAuthenticated(false);
+        setUserid(null);
         setMessage(reason);
         // Data of the ended session must not show to the next user.
         queryClient.clear();
@@ -31,6 +33,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     async (userid: string, password: string) => {
       await api.login(userid, password);
       setMessage(null);
+      setUserid(api.userid);
       setAuthenticated(true);
     },
     [api],
@@ -39,8 +42,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const logout = useCallback(() => api.logout(), [api]);
 
   const value = useMemo(
-    () => ({ authenticated, message, login, logout }),
-    [authenticated, message, login, logout],
+    () => ({ authenticated, userid, message, login, logout }),
+    [authenticated, userid, message, login, logout],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

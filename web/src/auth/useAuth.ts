@@ -2,6 +2,8 @@ import { createContext, useContext } from "react";
 
 export interface AuthState {
   authenticated: boolean;
+  /** User ID of the signed-in user, or null without a session. */
+  userid: string | null;
   /** Reason the last session ended, shown on the login page. */
   message: string | null;
   login: (userid: string, password: string) => Promise<void>;

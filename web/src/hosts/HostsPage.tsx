@@ -21,9 +21,11 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import { useApi } from "../api/ApiContext";
 import { listHosts } from "../api/endpoints";
 import type { Host } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { ApprovalBadge, HostStatusBadge } from "../components/badges";
 import { ErrorAlert } from "../components/QueryState";
 import { RelativeTime } from "../components/RelativeTime";
+import { BulkInstall } from "./BulkInstall";
 import { HostApprovalActions } from "./HostApprovalActions";
 
 const PAGE_SIZES = [10, 25, 50, 100];
@@ -39,6 +41,7 @@ const SORTABLE: Record<string, string> = {
 export function HostsPage() {
   const api = useApi();
   const navigate = useNavigate();
+  const { isAdmin } = useCurrentUser();
   const [searchParams, setSearchParams] = useSearchParams();
   const status = searchParams.get("status");
   const approval = searchParams.get("approval");
@@ -50,6 +53,8 @@ export function HostsPage() {
     columnAccessor: "hostname",
     direction: "asc",
   });
+  // Kept across pages, so that hosts from several pages can be updated together.
+  const [selected, setSelected] = useState<Host[]>([]);
 
   const sort = `${sortStatus.direction === "desc" ? "-" : ""}${SORTABLE[String(sortStatus.columnAccessor)] ?? "hostname"}`;
   const filter = {
@@ -75,6 +80,7 @@ export function HostsPage() {
     }
     setSearchParams(next, { replace: true });
     setPage(1);
+    setSelected([]);
   };
 
   return (
@@ -88,6 +94,7 @@ export function HostsPage() {
           onChange={(event) => {
             setSearch(event.currentTarget.value);
             setPage(1);
+            setSelected([]);
           }}
           aria-label="Search hostname"
         />
@@ -108,6 +115,12 @@ export function HostsPage() {
           onChange={(value) => setFilter("approval", value)}
         />
       </Group>
+      {isAdmin && (
+        <BulkInstall
+          hosts={selected}
+          onClearSelection={() => setSelected([])}
+        />
+      )}
       {hosts.isError && (
         <ErrorAlert
           title="Failed to load hosts"
@@ -142,6 +155,18 @@ export function HostsPage() {
             : "No hosts match. Install the agent on a host to see it here."
         }
         onRowClick={({ record }) => navigate(`/hosts/${record.id}`)}
+        {...(isAdmin && {
+          selectedRecords: selected,
+          onSelectedRecordsChange: setSelected,
+          // Only approved hosts can install; the server would skip the others.
+          isRecordSelectable: (host: Host) => host.approval === "approved",
+          allRecordsSelectionCheckboxProps: {
+            "aria-label": "Select all hosts on this page",
+          },
+          getRecordSelectionCheckboxProps: (host: Host) => ({
+            "aria-label": `Select ${host.hostname}`,
+          }),
+        })}
         columns={[
           {
             accessor: "hostname",

@@ -1,4 +1,4 @@
-import type { Job } from "../api/types";
+import type { Job, SkipReason } from "../api/types";
 
 /** Describes what a job installs: its package count, or "all updates" / "security updates". */
 export function describeJob(job: Job): string {
@@ -13,4 +13,14 @@ export function describeJob(job: Job): string {
   return count === undefined
     ? "packages"
     : `${count} package${count === 1 ? "" : "s"}`;
+}
+
+const SKIP_REASONS: Record<SkipReason, string> = {
+  not_found: "the host no longer exists",
+  not_approved: "the host is not approved",
+};
+
+/** Describes why `POST /jobs` created no job for a host. An unknown reason code shows unchanged. */
+export function describeSkipReason(reason: string): string {
+  return SKIP_REASONS[reason as SkipReason] ?? reason;
 }

@@ -1,7 +1,16 @@
-import { AppShell, Burger, Button, Group, NavLink, Title } from "@mantine/core";
+import {
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  Text,
+  Title,
+} from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconDashboard,
+  IconKey,
   IconListCheck,
   IconLogout,
   IconPackage,
@@ -9,6 +18,7 @@ import {
   IconUsers,
 } from "@tabler/icons-react";
 import { NavLink as RouterNavLink, Outlet } from "react-router";
+import { ChangePasswordModal } from "../account/ChangePasswordModal";
 import { useAuth } from "../auth/useAuth";
 import { LiveIndicator } from "../events/LiveIndicator";
 import { useLiveEvents } from "../events/useLiveEvents";
@@ -23,7 +33,8 @@ const NAVIGATION = [
 
 export function AppLayout() {
   const [opened, { toggle, close }] = useDisclosure();
-  const { logout } = useAuth();
+  const [passwordOpened, passwordModal] = useDisclosure();
+  const { logout, userid } = useAuth();
   const liveMode = useLiveEvents();
 
   return (
@@ -46,6 +57,18 @@ export function AppLayout() {
           </Group>
           <Group>
             <LiveIndicator mode={liveMode} />
+            {userid !== null && (
+              <Text size="sm" c="dimmed" data-testid="signed-in-user">
+                {userid}
+              </Text>
+            )}
+            <Button
+              variant="subtle"
+              leftSection={<IconKey size={16} />}
+              onClick={passwordModal.open}
+            >
+              Change password
+            </Button>
             <Button
               variant="subtle"
               leftSection={<IconLogout size={16} />}
@@ -72,6 +95,10 @@ export function AppLayout() {
       <AppShell.Main>
         <Outlet />
       </AppShell.Main>
+      <ChangePasswordModal
+        opened={passwordOpened}
+        onClose={passwordModal.close}
+      />
     </AppShell>
   );
 }

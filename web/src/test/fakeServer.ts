@@ -10,7 +10,9 @@ export interface SeenRequest {
 
 type Handler = (
   request: SeenRequest,
-) => { status?: number; body?: unknown } | undefined;
+) =>
+  | { status?: number; body?: unknown; headers?: Record<string, string> }
+  | undefined;
 
 /**
  * Creates a fetch mock that behaves like the SysManage token chain: every token is valid once, each
@@ -60,7 +62,10 @@ export function createFakeServer(routes: Record<string, Handler>) {
         status: 404,
         body: { error: { code: "not_found", message: "not found" } },
       };
-      const headers = new Headers({ [TOKEN_HEADER]: issue() });
+      const headers = new Headers({
+        ...result.headers,
+        [TOKEN_HEADER]: issue(),
+      });
       if (result.body === undefined) {
         return new Response(null, { status: result.status ?? 204, headers });
       }

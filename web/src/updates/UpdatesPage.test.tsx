@@ -1,8 +1,9 @@
-import { screen, waitFor } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { ApiClient } from "../api/client";
-import type { Host } from "../api/types";
+import type { Host, Update, User } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { createFakeServer } from "../test/fakeServer";
 import { renderWithProviders } from "../test/render";
 import { UpdatesPage } from "./UpdatesPage";
@@ -64,5 +65,127 @@ describe("UpdatesPage host filter", () => {
       .filter((path) => path.startsWith("/hosts"));
     expect(hostPaths).toContain("/hosts?per_page=20&hostname=db");
     expect(hostPaths.every((path) => path.includes("per_page=20"))).toBe(true);
+  });
+});
+
+function update(id: number, hostId: number, version: string): Update {
+  return {
+    id,
+    host_id: hostId,
+    hostname: HOSTS.find((candidate) => candidate.id === hostId)?.hostname,
+    manager: "apt",
+    name: "openssl",
+    current_version: "3.0.11",
+    new_version: version,
+    security: true,
+    status: "available",
+  };
+}
+
+const UPDATES = [
+  update(1, 1, "3.0.15"),
+  update(2, 2, "3.0.15"),
+  update(3, 3, "3.0.13"),
+];
+
+const USERS: User[] = [
+  { id: 1, userid: "admin", is_admin: true, active: true },
+  { id: 2, userid: "viewer", is_admin: false, active: true },
+];
+
+/** Shows when the signed-in user's record has loaded, from the query cache the page uses. */
+function SignedInProbe() {
+  const { user } = useCurrentUser();
+  return user ? <p>signed in as {user.userid}</p> : null;
+}
+
+async function renderUpdates(
+  userid: string,
+  routes: Parameters<typeof createFakeServer>[0] = {},
+) {
+  const server = createFakeServer({
+    "GET /hosts": () => ({ body: { items: HOSTS, total: HOSTS.length } }),
+    "GET /updates": () => ({
+      body: { items: UPDATES, total: UPDATES.length },
+    }),
+    "GET /users": () => ({ body: USERS }),
+    ...routes,
+  });
+  const api = new ApiClient({ fetch: server.fetch });
+  await api.login(userid, "secret");
+  renderWithProviders(
+    <>
+      <SignedInProbe />
+      <UpdatesPage />
+    </>,
+    { api, path: "/updates" },
+  );
+  await screen.findByText(`signed in as ${userid}`);
+  await screen.findByRole("link", { name: "db-1" });
+  return server;
+}
+
+describe("UpdatesPage install", () => {
+  it("sends one request per distinct package set", async () => {
+    const server = await renderUpdates("admin", {
+      "POST /jobs": (request) => {
+        const body = request.body as { host_ids: number[] };
+        if (body.host_ids.includes(3)) {
+          return {
+            status: 409,
+            body: {
+              error: {
+                code: "conflict",
+                message: "none of the 1 hosts can install updates",
+              },
+            },
+          };
+        }
+        return {
+          status: 201,
+          body: {
+            jobs: [{ host_id: 1, job_id: 21, state: "sent" }],
+            skipped: [{ host_id: 2, reason: "not_approved" }],
+          },
+        };
+      },
+    });
+
+    await userEvent.click(
+      screen.getByRole("checkbox", { name: "Select all records" }),
+    );
+    await userEvent.click(
+      screen.getByRole("button", { name: "Install 3 selected on 3 hosts" }),
+    );
+
+    const progress = await screen.findByTestId("install-progress");
+    await waitFor(() => expect(progress).toHaveTextContent("Queued 1 job"));
+    expect(progress).toHaveTextContent(
+      "failed on web-2 (the host is not approved), db-1",
+    );
+    expect(within(progress).getByRole("link", { name: "see jobs" }));
+    const calls = server.seen.filter((request) => request.path === "/jobs");
+    expect(calls.map((request) => request.body)).toEqual([
+      {
+        host_ids: [1, 2],
+        packages: [{ manager: "apt", name: "openssl", version: "3.0.15" }],
+      },
+      {
+        host_ids: [3],
+        packages: [{ manager: "apt", name: "openssl", version: "3.0.13" }],
+      },
+    ]);
+    expect(
+      await screen.findByText("Failed to start the install on db-1"),
+    ).toBeInTheDocument();
+  });
+
+  it("hides installs from read-only users", async () => {
+    await renderUpdates("viewer");
+
+    expect(screen.queryAllByRole("checkbox")).toHaveLength(0);
+    expect(
+      screen.queryByRole("button", { name: /^Install/ }),
+    ).not.toBeInTheDocument();
   });
 });

@@ -22,19 +22,23 @@ import { Link, useSearchParams } from "react-router";
 import { useApi } from "../api/ApiContext";
 import {
   getHost,
-  installUpdates,
+  installOnHosts,
   listHosts,
   listUpdates,
 } from "../api/endpoints";
 import type { Update } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
-import { groupByHost } from "./groupByHost";
+import { describeSkipReason } from "../jobs/describeJob";
+import { batchByRequest, groupByHost } from "./installBatches";
 
 /** Hosts offered by the host filter: the first ones, by hostname, that match the search. */
 const HOST_OPTION_LIMIT = 20;
 /** Delay after the last keystroke before the host filter searches, in milliseconds. */
 const HOST_SEARCH_DELAY_MS = 250;
+/** Hostnames named in the error notification of one failed batch; the rest are counted. */
+const NAMED_HOSTS = 5;
 
 interface InstallProgress {
   done: number;
@@ -46,6 +50,7 @@ interface InstallProgress {
 export function UpdatesPage() {
   const api = useApi();
   const queryClient = useQueryClient();
+  const { isAdmin } = useCurrentUser();
   const [searchParams, setSearchParams] = useSearchParams();
   const hostParam = searchParams.get("host_id");
   const hostId = hostParam === null ? undefined : Number(hostParam);
@@ -126,32 +131,43 @@ export function UpdatesPage() {
     setSelected([]);
   };
 
+  const hostname = (hostId: number) =>
+    hostnames.get(hostId) ?? `host ${hostId}`;
+
   const installSelected = async () => {
-    const groups = groupByHost(selected);
+    const batches = batchByRequest(selected);
     const state: InstallProgress = {
       done: 0,
-      total: groups.size,
+      total: groupByHost(selected).size,
       failed: [],
       jobIds: [],
     };
     setProgress({ ...state });
-    // One request per host, one after another: the API client queue serializes them anyway.
-    for (const [host, packages] of groups) {
-      const name = hostnames.get(host) ?? `host ${host}`;
+    // Hosts with equal package requests share one POST /jobs call. The calls run one after
+    // another, because the API client queue serializes them anyway.
+    for (const batch of batches) {
       try {
-        const result = await installUpdates(api, host, {
-          packages: packages.map((update) => ({
-            manager: update.manager,
-            name: update.name,
-            version: update.new_version,
-          })),
+        const result = await installOnHosts(api, {
+          host_ids: batch.hostIds,
+          packages: batch.packages,
         });
-        state.jobIds.push(result.job_id);
+        state.jobIds.push(...result.jobs.map((job) => job.job_id));
+        for (const skip of result.skipped) {
+          state.failed.push(
+            `${hostname(skip.host_id)} (${describeSkipReason(skip.reason)})`,
+          );
+        }
       } catch (error) {
-        state.failed.push(name);
-        notifyError(`Failed to start the install on ${name}`, error);
+        const names = batch.hostIds.map(hostname);
+        state.failed.push(...names);
+        const named = names.slice(0, NAMED_HOSTS).join(", ");
+        const more =
+          names.length > NAMED_HOSTS
+            ? ` and ${names.length - NAMED_HOSTS} more hosts`
+            : "";
+        notifyError(`Failed to start the install on ${named}${more}`, error);
       }
-      state.done += 1;
+      state.done += batch.hostIds.length;
       setProgress({ ...state });
     }
     setSelected([]);
@@ -206,14 +222,16 @@ export function UpdatesPage() {
             { value: "false", label: "Other" },
           ]}
         />
-        <Button
-          leftSection={<IconDownload size={16} />}
-          disabled={selected.length === 0 || installing}
-          onClick={() => void installSelected()}
-        >
-          Install {selected.length} selected on {selectedHosts} host
-          {selectedHosts === 1 ? "" : "s"}
-        </Button>
+        {isAdmin && (
+          <Button
+            leftSection={<IconDownload size={16} />}
+            disabled={selected.length === 0 || installing}
+            onClick={() => void installSelected()}
+          >
+            Install {selected.length} selected on {selectedHosts} host
+            {selectedHosts === 1 ? "" : "s"}
+          </Button>
+        )}
       </Group>
       {progress && (
         <Stack gap={4} data-testid="install-progress">
@@ -252,9 +270,11 @@ export function UpdatesPage() {
         idAccessor={(update) =>
           `${update.host_id}/${update.manager}/${update.name}/${update.architecture ?? ""}`
         }
-        selectedRecords={selected}
-        onSelectedRecordsChange={setSelected}
-        isRecordSelectable={(update) => update.status === "available"}
+        {...(isAdmin && {
+          selectedRecords: selected,
+          onSelectedRecordsChange: setSelected,
+          isRecordSelectable: (update: Update) => update.status === "available",
+        })}
         noRecordsText="No pending updates match. Hosts report their updates after approval."
         columns={[
           {
