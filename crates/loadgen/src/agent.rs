@@ -14,14 +14,16 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sysmanage_protocol::{
     AgentMessage, Approval, Envelope, ErrorCode, Heartbeat, Hello, InstallJob, InstallRequest,
-    JobResult, MessageId, NONCE_LEN, ServerMessage, Welcome,
+    JobResult, MAX_FRAME_PAYLOAD, MessageId, NONCE_LEN, ServerMessage, Welcome, frame_pieces,
 };
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 
 use crate::config::{ChurnMode, Settings};
 use crate::identity::AgentIdentity;
@@ -653,10 +655,36 @@ async fn send_envelope(
     socket: &mut AgentSocket,
     envelope: &Envelope<AgentMessage>,
 ) -> Result<(), SessionError> {
-    socket
-        .send(Message::text(envelope.to_json()))
-        .await
-        .map_err(SessionError::Connection)
+    let text = envelope.to_json();
+    if text.len() <= MAX_FRAME_PAYLOAD {
+        return socket
+            .send(Message::text(text))
+            .await
+            .map_err(SessionError::Connection);
+    }
+    // Long messages go out in frames of at most MAX_FRAME_PAYLOAD bytes, as the real agent sends
+    // them, so that the server's per-connection read buffers stay as small as with real agents.
+    let pieces = frame_pieces(&text, MAX_FRAME_PAYLOAD);
+    let last = pieces.len() - 1;
+    for (index, piece) in pieces.into_iter().enumerate() {
+        let opcode = if index == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(
+            Bytes::copy_from_slice(piece.as_bytes()),
+            opcode,
+            index == last,
+        );
+        let sent = if index == last {
+            socket.send(Message::Frame(frame)).await
+        } else {
+            socket.feed(Message::Frame(frame)).await
+        };
+        sent.map_err(SessionError::Connection)?;
+    }
+    Ok(())
 }
 
 /// Reads the next server message during the handshake, skipping control frames.

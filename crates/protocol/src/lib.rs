@@ -32,6 +32,35 @@ pub const NONCE_LEN: usize = 32;
 /// closes the connection, so an agent must keep each message it sends under this size.
 pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 
+/// Largest payload of one WebSocket frame that an agent sends. A longer message goes out as a
+/// text frame followed by continuation frames of at most this size. The server keeps each
+/// connection's read buffer, at the size of the largest frame it received, for as long as the
+/// connection lasts, so small frames keep a large update report from costing memory for every
+/// connected agent afterwards.
+pub const MAX_FRAME_PAYLOAD: usize = 1024;
+
+/// Splits `text` into pieces of at most `max_bytes` bytes (at least one character each), cut
+/// at character boundaries, for sending as the frames of one message.
+#[must_use]
+pub fn frame_pieces(text: &str, max_bytes: usize) -> Vec<&str> {
+    let mut pieces = Vec::with_capacity(text.len() / max_bytes.max(1) + 1);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = max_bytes.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            // A character longer than `max_bytes`: send it whole.
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (piece, remainder) = rest.split_at(end);
+        pieces.push(piece);
+        rest = remainder;
+    }
+    pieces
+}
+
 /// Maximum number of updates of one manager in an [`UpdateReport`]. The server rejects a report
 /// with more. At about 220 bytes of JSON per update with typical names and versions, this many
 /// take about 4.4 MB and fit in [`MAX_MESSAGE_SIZE`], but updates with long fields may not, so an
@@ -524,6 +553,23 @@ pub enum ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frame_pieces_cut_at_characters() {
+        let text = "ab\u{e9}cd\u{1f600}e";
+        let pieces = frame_pieces(text, 3);
+        assert_eq!(pieces.concat(), text);
+        assert!(
+            pieces
+                .iter()
+                .all(|piece| piece.len() <= 4 && !piece.is_empty()),
+            "{pieces:?}"
+        );
+        assert_eq!(pieces[0], "ab");
+        assert_eq!(frame_pieces("", 3), Vec::<&str>::new());
+        assert_eq!(frame_pieces("abc", 1024), vec!["abc"]);
+        assert_eq!(frame_pieces("\u{1f600}", 2), vec!["\u{1f600}"]);
+    }
 
     #[test]
     fn heartbeat_round_trip() {

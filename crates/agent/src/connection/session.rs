@@ -6,12 +6,14 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sysmanage_protocol::{
     AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, Heartbeat, Hello,
-    HostInfo, HostInventory, ServerMessage, decode,
+    HostInfo, HostInventory, MAX_FRAME_PAYLOAD, ServerMessage, decode, frame_pieces,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 
 use crate::config::Secret;
@@ -194,7 +196,30 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let text = Envelope::new(message).to_json();
-    socket.send(Message::text(text)).await
+    if text.len() <= MAX_FRAME_PAYLOAD {
+        return socket.send(Message::text(text)).await;
+    }
+    // A long message goes out as a text frame and continuation frames, see MAX_FRAME_PAYLOAD.
+    let pieces = frame_pieces(&text, MAX_FRAME_PAYLOAD);
+    let last = pieces.len() - 1;
+    for (index, piece) in pieces.into_iter().enumerate() {
+        let opcode = if index == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(
+            Bytes::copy_from_slice(piece.as_bytes()),
+            opcode,
+            index == last,
+        );
+        if index == last {
+            socket.send(Message::Frame(frame)).await?;
+        } else {
+            socket.feed(Message::Frame(frame)).await?;
+        }
+    }
+    Ok(())
 }
 
 fn interval_after(period: Duration) -> Interval {
@@ -517,5 +542,68 @@ fn sanitized(settings: AgentSettings) -> AgentSettings {
     AgentSettings {
         heartbeat_interval_secs: settings.heartbeat_interval_secs.max(1),
         update_check_interval_secs: settings.update_check_interval_secs.max(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sysmanage_protocol::{ManagerScan, ScanOutcome, UpdateInfo, UpdateReport, UpdateStatus};
+    use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+    /// A report of `count` updates, about 200 bytes of JSON each.
+    fn report(count: usize) -> AgentMessage {
+        let updates = (0..count)
+            .map(|index| UpdateInfo {
+                manager: "apt".into(),
+                name: format!("package-{index}-\u{e9}"),
+                architecture: Some("amd64".into()),
+                current_version: Some("1.0-1".into()),
+                new_version: "1.0-2".into(),
+                origin: Some("Debian-Security:12/stable-security".into()),
+                security: true,
+                status: UpdateStatus::Available,
+            })
+            .collect();
+        AgentMessage::UpdateReport(UpdateReport {
+            managers: vec![ManagerScan {
+                manager: "apt".into(),
+                outcome: ScanOutcome::Ok { updates },
+            }],
+            reboot_required: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn long_message_sent_in_small_frames() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let mut client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        // The receiving side rejects any frame longer than MAX_FRAME_PAYLOAD.
+        let config = WebSocketConfig::default().max_frame_size(Some(MAX_FRAME_PAYLOAD));
+        let mut server =
+            WebSocketStream::from_raw_socket(server_io, Role::Server, Some(config)).await;
+
+        let message = report(200);
+        let sender = tokio::spawn(async move { send(&mut client, message).await.map(|()| client) });
+        let received = server.next().await.unwrap().unwrap();
+        let Message::Text(text) = received else {
+            panic!("expected one text message, got {received:?}");
+        };
+        assert!(text.len() > 20 * MAX_FRAME_PAYLOAD, "{} bytes", text.len());
+        let envelope = decode::<AgentMessage>(&text).unwrap();
+        assert_eq!(envelope.payload, report(200));
+        assert!(sender.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn short_message_sent_in_one_frame() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let mut client = WebSocketStream::from_raw_socket(client_io, Role::Client, None).await;
+        let mut server = WebSocketStream::from_raw_socket(server_io, Role::Server, None).await;
+        send(&mut client, report(1)).await.unwrap();
+        let Some(Ok(Message::Text(text))) = server.next().await else {
+            panic!("expected a text message");
+        };
+        assert_eq!(decode::<AgentMessage>(&text).unwrap().payload, report(1));
     }
 }
