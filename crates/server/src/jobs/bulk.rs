@@ -21,7 +21,7 @@ use crate::events::{self, Event};
 use crate::hosts::parse_approval;
 use crate::state::AppState;
 
-/// Most hosts one request may name.
+/// Maximum number of hosts in one request.
 const MAX_HOSTS: usize = 100_000;
 
 /// Rows per `INSERT`, `UPDATE ... IN` or `SELECT ... IN` statement. A job row binds 14 values,
@@ -252,7 +252,8 @@ pub async fn create_jobs(
     }
     if approved.is_empty() {
         return Err(ApiError::Conflict(format!(
-            "none of the {} hosts can install updates: {} do not exist and {} are not approved",
+            "none of the {} hosts can install updates: {} do not exist and {} are not approved; \
+             list approved hosts (GET /hosts?approval=approved)",
             skipped.len(),
             skipped
                 .iter()
