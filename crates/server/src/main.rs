@@ -14,6 +14,11 @@ use sysmanage_server::config::{ADMIN_PASSWORD_VARIABLE, Config, LogConfig};
 use sysmanage_server::{app, setup, tls};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+/// jemalloc returns freed pages to the system after a few seconds, where glibc's allocator kept
+/// the memory of connection handshakes and update report ingest resident after a connect wave.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Time that open requests get to finish after SIGINT or SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
