@@ -32,7 +32,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Checks a user id: 1 to 255 characters, none of them whitespace or control characters.
+/// Checks a user id: 1 to 255 characters, none of them whitespace, control characters or
+/// invisible formatting characters.
 pub fn validate_userid(userid: &str) -> Result<(), String> {
     let length = userid.chars().count();
     if length == 0 {
@@ -43,10 +44,34 @@ pub fn validate_userid(userid: &str) -> Result<(), String> {
             "must be at most {MAX_USERID_CHARS} characters long, not {length}"
         ));
     }
-    if userid.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain whitespace or control characters".to_owned());
+    if userid
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+    {
+        return Err(
+            "must not contain whitespace, control characters or invisible formatting \
+             characters (such as U+202E, which reverses the text after it)"
+                .to_owned(),
+        );
     }
     Ok(())
+}
+
+/// Returns whether `c` is an invisible formatting character that can make one user id look like
+/// another: zero-width characters, bidirectional marks, embeddings, overrides and isolates, the
+/// word joiner and invisible operators, and the byte order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Checks a new password: 8 to 1024 characters.
@@ -103,6 +128,10 @@ mod tests {
         assert!(validate_userid("").is_err());
         assert!(validate_userid(&"a".repeat(MAX_USERID_CHARS + 1)).is_err());
         assert!(validate_userid("two words").is_err());
+        assert!(validate_userid("zo\u{eb}").is_ok());
+        assert!(validate_userid("zo\u{eb}\u{202e}").is_err());
+        assert!(validate_userid("ad\u{200b}min").is_err());
+        assert!(validate_userid("\u{feff}admin").is_err());
         assert!(validate_userid("tab\there").is_err());
         assert!(validate_userid("bell\u{7}").is_err());
         assert!(validate_userid("nbsp\u{a0}").is_err());
