@@ -4,8 +4,9 @@
  *
  * Log in, approve the agent's host, see its updates, install one and watch the job finish. Install
  * security updates on it and on hosts simulated by sysmanage-loadgen with one bulk call. See the
- * host go down when the agent stops, and log out. Then a read-only user changes their password and
- * logs in with the new one. Screenshots of each page go to docs/screenshots.
+ * host go down when the agent stops, and log out. Then a read-only user sees no administrator
+ * controls, changes their password and logs in with the new one. Screenshots of each page go to
+ * docs/screenshots.
  */
 
 import { expect, test, type Page } from "@playwright/test";
@@ -106,6 +107,15 @@ function startSimulatedAgents(): ChildProcess {
     throw new Error(`failed to start ${LOADGEN_BIN}: ${error.message}`);
   });
   return loadgen;
+}
+
+/** Waits for the response of `GET /users`, from which the UI reads the user's role. */
+function usersLoaded(page: Page) {
+  return page.waitForResponse(
+    (response) =>
+      response.request().method() === "GET" &&
+      new URL(response.url()).pathname === "/users",
+  );
 }
 
 /** Logs in through the login page, which must be showing. */
@@ -307,11 +317,33 @@ test("administer a host from login to logout", async ({ page }) => {
       );
     });
 
-    await test.step("change a password as a read-only user", async () => {
-      // The login page returns to the page that was open at logout.
+    await test.step("see no administrator controls as a read-only user", async () => {
+      const roleKnown = usersLoaded(page);
+      // The login page returns to the page that was open at logout: the host's page.
       await logIn(page, "operator1", OPERATOR_PASSWORD);
       await expect(page.getByTestId("signed-in-user")).toHaveText("operator1");
+      await expect(page.getByRole("heading", { name: host })).toBeVisible();
+      await roleKnown;
+      await expect(page.getByText(/^Pending updates/)).toBeVisible();
+      for (const name of [
+        "Check for updates now",
+        /^Install selected/,
+        "Install security updates",
+        "Install all",
+      ]) {
+        await expect(page.getByRole("button", { name })).toHaveCount(0);
+      }
+      await expect(page.getByRole("checkbox")).toHaveCount(0);
 
+      await openPage(page, "Users");
+      await expect(page.getByRole("row", { name: /operator1/ })).toBeVisible();
+      await expect(page.getByRole("button", { name: "New user" })).toHaveCount(
+        0,
+      );
+      await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
+    });
+
+    await test.step("change a password as a read-only user", async () => {
       // The page loads the user's record before the hosts, so the rows mean it is known.
       await openPage(page, "Hosts");
       await expect(

@@ -18,6 +18,7 @@ import { Link, useParams } from "react-router";
 import { useApi } from "../api/ApiContext";
 import { getHost, listHostEvents } from "../api/endpoints";
 import type { Host } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { ApprovalBadge, HostStatusBadge } from "../components/badges";
 import { ErrorAlert, QueryState } from "../components/QueryState";
 import { RelativeTime } from "../components/RelativeTime";
@@ -74,6 +75,7 @@ export function HostDetailPage() {
   const rawId = useParams().hostId;
   const hostId = Number(rawId);
   const now = useNow(60_000);
+  const { isAdmin } = useCurrentUser();
   const host = useQuery({
     queryKey: ["host", hostId],
     queryFn: () => getHost(api, hostId),
@@ -112,7 +114,7 @@ export function HostDetailPage() {
                   </Badge>
                 )}
               </Group>
-              <HostApprovalActions host={host.data} />
+              {isAdmin && <HostApprovalActions host={host.data} />}
             </Group>
             <ConflictWarning host={host.data} />
             {host.data.update_error && (

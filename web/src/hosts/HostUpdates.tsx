@@ -15,13 +15,19 @@ import {
   refreshUpdates,
 } from "../api/endpoints";
 import type { Host, InstallRequest, Update } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 
-/** Renders the pending updates of one host, with install and refresh actions. */
+/**
+ * Renders the pending updates of one host, with install and refresh actions for administrators.
+ * Other users see the list without selection boxes or buttons, because the server rejects
+ * their installs and refreshes with `admin_required`.
+ */
 export function HostUpdates({ host }: { host: Host }) {
   const api = useApi();
   const queryClient = useQueryClient();
+  const { isAdmin } = useCurrentUser();
   const [selected, setSelected] = useState<Update[]>([]);
   const updates = useQuery({
     queryKey: ["host", host.id, "updates"],
@@ -69,44 +75,46 @@ export function HostUpdates({ host }: { host: Host }) {
             ({items.length}, {securityCount} security)
           </Text>
         </Title>
-        <Group gap="xs">
-          <Button
-            variant="default"
-            leftSection={<IconRefresh size={16} />}
-            loading={refresh.isPending}
-            disabled={!approved}
-            onClick={() => refresh.mutate()}
-          >
-            Check for updates now
-          </Button>
-          <Button
-            leftSection={<IconDownload size={16} />}
-            disabled={!approved || selected.length === 0 || busy}
-            loading={
-              busy &&
-              install.variables !== undefined &&
-              "packages" in install.variables
-            }
-            onClick={installSelected}
-          >
-            Install selected ({selected.length})
-          </Button>
-          <Button
-            color="orange"
-            leftSection={<IconShieldCheck size={16} />}
-            disabled={!approved || securityCount === 0 || busy}
-            onClick={() => install.mutate({ security_only: true })}
-          >
-            Install security updates
-          </Button>
-          <Button
-            variant="light"
-            disabled={!approved || items.length === 0 || busy}
-            onClick={() => install.mutate({ all: true })}
-          >
-            Install all
-          </Button>
-        </Group>
+        {isAdmin && (
+          <Group gap="xs">
+            <Button
+              variant="default"
+              leftSection={<IconRefresh size={16} />}
+              loading={refresh.isPending}
+              disabled={!approved}
+              onClick={() => refresh.mutate()}
+            >
+              Check for updates now
+            </Button>
+            <Button
+              leftSection={<IconDownload size={16} />}
+              disabled={!approved || selected.length === 0 || busy}
+              loading={
+                busy &&
+                install.variables !== undefined &&
+                "packages" in install.variables
+              }
+              onClick={installSelected}
+            >
+              Install selected ({selected.length})
+            </Button>
+            <Button
+              color="orange"
+              leftSection={<IconShieldCheck size={16} />}
+              disabled={!approved || securityCount === 0 || busy}
+              onClick={() => install.mutate({ security_only: true })}
+            >
+              Install security updates
+            </Button>
+            <Button
+              variant="light"
+              disabled={!approved || items.length === 0 || busy}
+              onClick={() => install.mutate({ all: true })}
+            >
+              Install all
+            </Button>
+          </Group>
+        )}
       </Group>
       {install.data && (
         <Text size="sm" mb="xs">
@@ -130,11 +138,12 @@ export function HostUpdates({ host }: { host: Host }) {
         idAccessor={(update) =>
           `${update.manager}/${update.name}/${update.architecture ?? ""}`
         }
-        selectedRecords={selected}
-        onSelectedRecordsChange={setSelected}
-        isRecordSelectable={(update) =>
-          approved && update.status === "available"
-        }
+        {...(isAdmin && {
+          selectedRecords: selected,
+          onSelectedRecordsChange: setSelected,
+          isRecordSelectable: (update: Update) =>
+            approved && update.status === "available",
+        })}
         noRecordsText={
           approved
             ? "This host has no pending updates."

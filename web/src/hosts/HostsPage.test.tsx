@@ -5,6 +5,8 @@ import { ApiClient } from "../api/client";
 import type { Host } from "../api/types";
 import { createFakeServer } from "../test/fakeServer";
 import { renderWithProviders } from "../test/render";
+import { SignedInProbe } from "../test/SignedInProbe";
+import { TEST_USERS } from "../test/users";
 import { HostsPage } from "./HostsPage";
 
 function host(overrides: Partial<Host>): Host {
@@ -46,10 +48,16 @@ const HOSTS = [
   }),
 ];
 
-async function loggedInClient(routes: Parameters<typeof createFakeServer>[0]) {
-  const server = createFakeServer(routes);
+async function loggedInClient(
+  routes: Parameters<typeof createFakeServer>[0],
+  userid = "admin",
+) {
+  const server = createFakeServer({
+    "GET /users": () => ({ body: TEST_USERS }),
+    ...routes,
+  });
   const api = new ApiClient({ fetch: server.fetch });
-  await api.login("admin", "secret");
+  await api.login(userid, "secret");
   return { server, api };
 }
 
@@ -79,8 +87,53 @@ describe("HostsPage", () => {
 
     expect(await screen.findByTestId("conflict-badge")).toBeInTheDocument();
     expect(
-      screen.getAllByRole("button", { name: "Approve web-1" }),
+      await screen.findAllByRole("button", { name: "Approve web-1" }),
     ).toHaveLength(1);
+  });
+
+  it("shows approve and reject to administrators", async () => {
+    const { api } = await loggedInClient({
+      "GET /hosts": () => ({ body: { items: HOSTS, total: 3 } }),
+    });
+    renderWithProviders(
+      <>
+        <SignedInProbe />
+        <HostsPage />
+      </>,
+      { api },
+    );
+    await screen.findByText("signed in as admin");
+    await screen.findByText("db-1");
+
+    const pendingRow = screen.getAllByRole("row")[3]!;
+    expect(
+      within(pendingRow).getByRole("button", { name: "Approve web-1" }),
+    ).toBeInTheDocument();
+    expect(
+      within(pendingRow).getByRole("button", { name: "Reject web-1" }),
+    ).toBeInTheDocument();
+  });
+
+  it("hides approve and reject from read-only users", async () => {
+    const { api } = await loggedInClient(
+      { "GET /hosts": () => ({ body: { items: HOSTS, total: 3 } }) },
+      "viewer",
+    );
+    renderWithProviders(
+      <>
+        <SignedInProbe />
+        <HostsPage />
+      </>,
+      { api },
+    );
+    await screen.findByText("signed in as viewer");
+    await screen.findByText("db-1");
+
+    expect(
+      screen.queryByRole("button", { name: /^(Approve|Reject) / }),
+    ).not.toBeInTheDocument();
+    const pendingRow = screen.getAllByRole("row")[3]!;
+    expect(within(pendingRow).getByText("pending")).toBeInTheDocument();
   });
 
   it("sends sort and filters to the server", async () => {

@@ -246,7 +246,7 @@ export function HostsPage() {
           {
             accessor: "approval",
             render: (host) =>
-              host.approval === "pending" ? (
+              isAdmin && host.approval === "pending" ? (
                 <HostApprovalActions host={host} compact />
               ) : (
                 <ApprovalBadge approval={host.approval} />

@@ -13,6 +13,7 @@ import {
   type UserInput,
 } from "../api/endpoints";
 import type { User } from "../api/types";
+import { useCurrentUser } from "../auth/useCurrentUser";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 import { RelativeTime } from "../components/RelativeTime";
@@ -23,6 +24,8 @@ type Editing = { user: User | null } | null;
 export function UsersPage() {
   const api = useApi();
   const queryClient = useQueryClient();
+  // Only administrators may change users. Others see the list, which every user may read.
+  const { isAdmin } = useCurrentUser();
   const users = useQuery({
     queryKey: ["users"],
     queryFn: () => listUsers(api),
@@ -77,12 +80,14 @@ export function UsersPage() {
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Users</Title>
-        <Button
-          leftSection={<IconPlus size={16} />}
-          onClick={() => setEditing({ user: null })}
-        >
-          New user
-        </Button>
+        {isAdmin && (
+          <Button
+            leftSection={<IconPlus size={16} />}
+            onClick={() => setEditing({ user: null })}
+          >
+            New user
+          </Button>
+        )}
       </Group>
       {users.isError && (
         <ErrorAlert
@@ -129,6 +134,7 @@ export function UsersPage() {
             accessor: "actions",
             title: "",
             textAlign: "right",
+            hidden: !isAdmin,
             render: (user) => (
               <Group gap="xs" justify="flex-end" wrap="nowrap">
                 <Button
