@@ -5,8 +5,8 @@
  * Log in, approve the agent's host, see its updates, install one and watch the job finish. Install
  * security updates on it and on hosts simulated by sysmanage-loadgen with one bulk call. See the
  * host go down when the agent stops, and log out. Then a read-only user sees no administrator
- * controls, changes their password and logs in with the new one. Screenshots of each page go to
- * docs/screenshots.
+ * controls, reloads a host's page and gets back to it through the login page, changes their
+ * password and logs in with the new one. Screenshots of each page go to docs/screenshots.
  */
 
 import { expect, test, type Page } from "@playwright/test";
@@ -311,7 +311,8 @@ test("administer a host from login to logout", async ({ page }) => {
 
     await test.step("log out", async () => {
       await page.getByRole("button", { name: "Log out" }).click();
-      await expect(page).toHaveURL(/\/ui\/login$/);
+      // The login page keeps the page that was open, to return to it after the next login.
+      await expect(page).toHaveURL(/\/ui\/login\?next=%2Fui%2Fhosts%2F\d+$/);
       await expect(page.getByTestId("session-message")).toHaveText(
         "You have logged out.",
       );
@@ -341,6 +342,24 @@ test("administer a host from login to logout", async ({ page }) => {
         0,
       );
       await expect(page.getByRole("button", { name: "Delete" })).toHaveCount(0);
+    });
+
+    await test.step("reload a host's page and log in again", async () => {
+      await openPage(page, "Hosts");
+      await page.getByRole("link", { name: host, exact: true }).first().click();
+      await expect(page.getByRole("heading", { name: host })).toBeVisible();
+      const hostUrl = new URL(page.url());
+      expect(hostUrl.pathname).toMatch(/^\/ui\/hosts\/\d+$/);
+
+      // The token lives only in memory, so a reload ends the session.
+      await page.reload();
+      await expect(page.getByRole("button", { name: "Log in" })).toBeVisible();
+      expect(new URL(page.url()).searchParams.get("next")).toBe(
+        hostUrl.pathname,
+      );
+      await logIn(page, "operator1", OPERATOR_PASSWORD);
+      await expect(page.getByRole("heading", { name: host })).toBeVisible();
+      expect(new URL(page.url()).pathname).toBe(hostUrl.pathname);
     });
 
     await test.step("change a password as a read-only user", async () => {
@@ -375,7 +394,7 @@ test("administer a host from login to logout", async ({ page }) => {
         "succeeded",
       );
       await page.getByRole("button", { name: "Log out" }).click();
-      await expect(page).toHaveURL(/\/ui\/login$/);
+      await expect(page).toHaveURL(/\/ui\/login\?next=%2Fui%2Fjobs$/);
     });
 
     await test.step("log in with the new password only", async () => {

@@ -6,6 +6,7 @@ import { createRoot } from "react-dom/client";
 import { BrowserRouter } from "react-router";
 import { ApiClient } from "./api/client";
 import { App } from "./App";
+import { UI_BASENAME } from "./auth/nextPath";
 import { Providers } from "./Providers";
 
 // One client for the whole app: its queue is what keeps calls from reusing a token.
@@ -18,7 +19,7 @@ if (root === null) {
 
 createRoot(root).render(
   <StrictMode>
-    <BrowserRouter basename="/ui">
+    <BrowserRouter basename={UI_BASENAME}>
       <Providers api={api}>
         <App />
       </Providers>

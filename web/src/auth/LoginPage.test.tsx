@@ -1,9 +1,14 @@
-import { screen, waitFor } from "@testing-library/react";
+import { render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { MemoryRouter, Route, Routes, useLocation } from "react-router";
 import { describe, expect, it } from "vitest";
 import { ApiClient, TOKEN_HEADER } from "../api/client";
+import { Providers } from "../Providers";
+import { createQueryClient } from "../queryClient";
 import { renderWithProviders } from "../test/render";
 import { LoginPage } from "./LoginPage";
+import { UI_BASENAME } from "./nextPath";
+import { RequireAuth } from "./RequireAuth";
 
 function clientAnswering(
   status: number,
@@ -98,5 +103,94 @@ describe("LoginPage", () => {
       document.cookie,
     ].join(" ");
     expect(stored).not.toContain("first-token");
+  });
+});
+
+/** Shows the router location, so that tests can read where a redirect led. */
+function LocationProbe() {
+  const location = useLocation();
+  return (
+    <p data-testid="location">
+      {location.pathname}
+      {location.search}
+    </p>
+  );
+}
+
+/** Renders the login page and one protected page the way the app routes them under /ui. */
+function renderProtectedApp(api: ApiClient, url: string) {
+  const queryClient = createQueryClient();
+  return render(
+    <MemoryRouter basename={UI_BASENAME} initialEntries={[url]}>
+      <Providers api={api} queryClient={queryClient}>
+        <LocationProbe />
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route
+            path="*"
+            element={
+              <RequireAuth>
+                <p>protected page</p>
+              </RequireAuth>
+            }
+          />
+        </Routes>
+      </Providers>
+    </MemoryRouter>,
+  );
+}
+
+async function logInThroughForm() {
+  await userEvent.type(screen.getByLabelText(/User ID/), "admin");
+  await userEvent.type(screen.getByLabelText(/Password/), "secret");
+  await userEvent.click(screen.getByRole("button", { name: "Log in" }));
+  await screen.findByText("protected page");
+}
+
+describe("login redirect", () => {
+  it("returns to a deep link after login", async () => {
+    const { api } = clientAnswering(200, { [TOKEN_HEADER]: "first-token" });
+    renderProtectedApp(api, "/ui/hosts/3?status=up");
+
+    expect(
+      await screen.findByRole("button", { name: "Log in" }),
+    ).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent(
+      "/login?next=%2Fui%2Fhosts%2F3%3Fstatus%3Dup",
+    );
+
+    await logInThroughForm();
+    expect(screen.getByTestId("location")).toHaveTextContent(
+      /^\/hosts\/3\?status=up$/,
+    );
+  });
+
+  it("opens the dashboard without next", async () => {
+    const { api } = clientAnswering(200, { [TOKEN_HEADER]: "first-token" });
+    renderProtectedApp(api, "/ui/");
+
+    await screen.findByRole("button", { name: "Log in" });
+    expect(screen.getByTestId("location")).toHaveTextContent(/^\/login$/);
+
+    await logInThroughForm();
+    expect(screen.getByTestId("location")).toHaveTextContent(/^\/$/);
+  });
+
+  it.each([
+    "https://evil.example",
+    "//evil",
+    "//evil.example/ui/hosts/3",
+    "/\\evil.example",
+    "/ui/../admin",
+  ])("ignores next=%s", async (next) => {
+    const { api } = clientAnswering(200, { [TOKEN_HEADER]: "first-token" });
+    renderProtectedApp(
+      api,
+      `/ui/login?${new URLSearchParams({ next }).toString()}`,
+    );
+
+    await screen.findByRole("button", { name: "Log in" });
+    await logInThroughForm();
+    expect(screen.getByTestId("location")).toHaveTextContent(/^\/$/);
   });
 });

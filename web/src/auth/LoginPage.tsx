@@ -10,20 +10,21 @@ import {
   Title,
 } from "@mantine/core";
 import { IconInfoCircle } from "@tabler/icons-react";
-import { useLocation, useNavigate } from "react-router";
+import { useNavigate, useSearchParams } from "react-router";
 import { ApiError } from "../api/client";
+import { NEXT_PARAMETER, routerPathFromNext } from "./nextPath";
 import { useAuth } from "./useAuth";
 
 export function LoginPage() {
   const { login, message } = useAuth();
   const navigate = useNavigate();
-  const location = useLocation();
+  const [searchParams] = useSearchParams();
   const [userid, setUserid] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
 
-  const from = (location.state as { from?: string } | null)?.from ?? "/";
+  const next = routerPathFromNext(searchParams.get(NEXT_PARAMETER));
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -31,7 +32,7 @@ export function LoginPage() {
     setError(null);
     try {
       await login(userid.trim(), password);
-      navigate(from === "/login" ? "/" : from, { replace: true });
+      navigate(next, { replace: true });
     } catch (failure) {
       setError(failure instanceof ApiError ? failure.message : "Login failed.");
     } finally {

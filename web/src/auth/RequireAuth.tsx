@@ -1,19 +1,20 @@
 import type { ReactNode } from "react";
-import { Navigate, useLocation } from "react-router";
+import { Navigate, useHref, useLocation } from "react-router";
+import { loginPathFor } from "./nextPath";
 import { useAuth } from "./useAuth";
 
-/** Renders its children when logged in, else redirects to the login page and back afterwards. */
+/**
+ * Renders its children when logged in, else redirects to the login page with the current page
+ * in its `next` parameter, so that login returns there. Every reload of a page redirects, because
+ * the token lives only in memory.
+ */
 export function RequireAuth({ children }: { children: ReactNode }) {
   const { authenticated } = useAuth();
   const location = useLocation();
+  // The href includes the basename, so `next` is the path as the browser shows it.
+  const href = useHref(location);
   if (!authenticated) {
-    return (
-      <Navigate
-        to="/login"
-        replace
-        state={{ from: location.pathname + location.search }}
-      />
-    );
+    return <Navigate to={loginPathFor(href)} replace />;
   }
   return children;
 }
