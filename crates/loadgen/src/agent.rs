@@ -1,5 +1,7 @@
-//! One simulated agent: connects, proves its key, heartbeats, reports updates, runs simulated
-//! install jobs, and reconnects with backoff until the run tells it to stop.
+//! One simulated agent: connects, proves its key, heartbeats, reports its inventory and updates
+//! while approved, runs simulated install jobs, and reconnects with backoff until the run stops
+//! it. It follows approval changes as the real agent does: a host that becomes approved
+//! sends its inventory and update report at once, and a rejected host closes its connection.
 //!
 //! An agent is one tokio task with a few hundred bytes of state plus its WebSocket, whose buffers
 //! are kept small (see [`websocket_config`]), so one process can hold thousands of them.
@@ -27,6 +29,7 @@ use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 
 use crate::config::{ChurnMode, Settings};
 use crate::identity::AgentIdentity;
+use crate::inventory::simulated_inventory;
 use crate::report::SimulatedUpdates;
 use crate::stats::{ConnectedGuard, Stats};
 
@@ -129,6 +132,37 @@ enum SessionEnd {
     /// The connection failed or was closed; `welcomed` is true when the handshake had
     /// completed, which resets the reconnect backoff.
     Lost { welcomed: bool },
+    /// The agent closed the connection because the server rejected its host.
+    Rejected,
+}
+
+/// State of one connection: the host's approval and the messages that wait for the server's
+/// Ack.
+struct ConnectionState {
+    approval: Approval,
+    heartbeats: VecDeque<(MessageId, Instant)>,
+    reports: VecDeque<MessageId>,
+    inventories: VecDeque<MessageId>,
+}
+
+impl ConnectionState {
+    fn new(approval: Approval) -> Self {
+        Self {
+            approval,
+            heartbeats: VecDeque::new(),
+            reports: VecDeque::new(),
+            inventories: VecDeque::new(),
+        }
+    }
+}
+
+/// Adds `id` to a list of messages waiting for an Ack, dropping the oldest beyond
+/// [`MAX_PENDING_HEARTBEATS`].
+fn push_pending(pending: &mut VecDeque<MessageId>, id: MessageId) {
+    pending.push_back(id);
+    if pending.len() > MAX_PENDING_HEARTBEATS {
+        pending.pop_front();
+    }
 }
 
 /// State of one install job that the server has not acknowledged yet.
@@ -232,6 +266,16 @@ impl SimulatedAgent {
                         _ = phase.changed() => {}
                     }
                 }
+                SessionEnd::Rejected => {
+                    // The real agent waits 10 minutes after a rejection; the load generator waits
+                    // its longest backoff, so that short runs still see the reconnect.
+                    let delay = reconnect_max.mul_f64(self.rng.random_range(0.5..=1.0));
+                    backoff = reconnect_max;
+                    tokio::select! {
+                        () = sleep(delay) => {}
+                        _ = phase.changed() => {}
+                    }
+                }
             }
         }
     }
@@ -259,6 +303,13 @@ impl SimulatedAgent {
         Stats::record_time(&counters.last_welcome_ms, false);
         if welcome.approval != Approval::Approved {
             Stats::increment(&counters.welcomes_not_approved);
+        }
+        if welcome.approval == Approval::Rejected {
+            // As the real agent does, a rejected host does not stay connected.
+            Stats::increment(&counters.rejected_closes);
+            let mut socket = socket;
+            let _ = timeout(CLOSE_TIMEOUT, socket.close(None)).await;
+            return SessionEnd::Rejected;
         }
         let context = Arc::clone(&self.context);
         let _connected = ConnectedGuard::new(&context.stats.counters.connected);
@@ -324,8 +375,8 @@ impl SimulatedAgent {
         }
     }
 
-    /// Serves an established connection: update report, job results left from earlier
-    /// connections, heartbeats, server messages and job timers.
+    /// Serves an established connection: job results left from earlier connections, inventory
+    /// and update report when approved, heartbeats, server messages and job timers.
     async fn serve(
         &mut self,
         mut socket: AgentSocket,
@@ -339,12 +390,17 @@ impl SimulatedAgent {
             .unwrap_or(Duration::from_secs(
                 welcome.settings.heartbeat_interval_secs.max(1),
             ));
-        let mut pending_heartbeats: VecDeque<(MessageId, Instant)> = VecDeque::new();
-        let mut pending_reports: VecDeque<MessageId> = VecDeque::new();
+        let mut connection = ConnectionState::new(welcome.approval);
 
-        self.send_report(&mut socket, &mut pending_reports).await?;
-        self.finish_due_jobs(&mut socket, &mut pending_reports, true)
+        // The same order as the real agent: unacknowledged results first, which the server
+        // stores whatever the approval, then inventory and updates, which it takes only from
+        // approved hosts.
+        self.finish_due_jobs(&mut socket, &mut connection, true)
             .await?;
+        if connection.approval == Approval::Approved {
+            self.send_inventory(&mut socket, &mut connection).await?;
+            self.send_report(&mut socket, &mut connection).await?;
+        }
 
         // The first heartbeat comes at a random point of the first interval, so that agents
         // reconnecting together do not heartbeat together.
@@ -358,9 +414,9 @@ impl SimulatedAgent {
                     let id = envelope.id;
                     send_envelope(&mut socket, &envelope).await?;
                     Stats::increment(&self.stats().counters.heartbeats_sent);
-                    pending_heartbeats.push_back((id, Instant::now()));
-                    if pending_heartbeats.len() > MAX_PENDING_HEARTBEATS {
-                        pending_heartbeats.pop_front();
+                    connection.heartbeats.push_back((id, Instant::now()));
+                    if connection.heartbeats.len() > MAX_PENDING_HEARTBEATS {
+                        connection.heartbeats.pop_front();
                         Stats::increment(&self.stats().counters.heartbeats_unacked);
                     }
                     next_heartbeat += self.jittered(interval);
@@ -370,7 +426,7 @@ impl SimulatedAgent {
                     }
                 }
                 () = sleep_until_option(job_deadline) => {
-                    self.finish_due_jobs(&mut socket, &mut pending_reports, false).await?;
+                    self.finish_due_jobs(&mut socket, &mut connection, false).await?;
                 }
                 message = socket.next() => {
                     let text = match message {
@@ -387,13 +443,20 @@ impl SimulatedAgent {
                                 interval =
                                     Duration::from_secs(settings.heartbeat_interval_secs.max(1));
                             }
-                            self.handle_message(
-                                &mut socket,
-                                envelope.payload,
-                                &mut pending_heartbeats,
-                                &mut pending_reports,
-                            )
-                            .await?;
+                            if let ServerMessage::ApprovalChanged { approval } = envelope.payload {
+                                let rejected = self
+                                    .change_approval(&mut socket, &mut connection, approval)
+                                    .await?;
+                                if rejected {
+                                    self.count_unacked(&connection.heartbeats);
+                                    Stats::increment(&self.stats().counters.rejected_closes);
+                                    let _ = timeout(CLOSE_TIMEOUT, socket.close(None)).await;
+                                    return Ok(SessionEnd::Rejected);
+                                }
+                                continue;
+                            }
+                            self.handle_message(&mut socket, envelope.payload, &mut connection)
+                                .await?;
                         }
                         Err(error) => {
                             self.record_error(&SessionError::Malformed(error));
@@ -402,10 +465,38 @@ impl SimulatedAgent {
                 }
                 _ = phase.changed() => {
                     let current = *phase.borrow();
-                    self.count_unacked(&pending_heartbeats);
+                    self.count_unacked(&connection.heartbeats);
                     return Ok(self.leave(socket, current, phase).await);
                 }
             }
+        }
+    }
+
+    /// Applies an `ApprovalChanged` message as the real agent does. A host that becomes approved
+    /// sends its inventory and update report at once. Returns true when the server rejected the
+    /// host, so that the caller closes the connection.
+    async fn change_approval(
+        &mut self,
+        socket: &mut AgentSocket,
+        connection: &mut ConnectionState,
+        approval: Approval,
+    ) -> Result<bool, SessionError> {
+        Stats::increment(&self.stats().counters.approval_changes);
+        tracing::debug!(
+            agent = self.identity.index(),
+            approval = approval.as_str(),
+            "approval changed"
+        );
+        let was_approved = connection.approval == Approval::Approved;
+        connection.approval = approval;
+        match approval {
+            Approval::Rejected => Ok(true),
+            Approval::Approved if !was_approved => {
+                self.send_inventory(socket, connection).await?;
+                self.send_report(socket, connection).await?;
+                Ok(false)
+            }
+            Approval::Approved | Approval::Pending => Ok(false),
         }
     }
 
@@ -447,19 +538,23 @@ impl SimulatedAgent {
         &mut self,
         socket: &mut AgentSocket,
         message: ServerMessage,
-        pending_heartbeats: &mut VecDeque<(MessageId, Instant)>,
-        pending_reports: &mut VecDeque<MessageId>,
+        connection: &mut ConnectionState,
     ) -> Result<(), SessionError> {
         let counters = &self.context.stats.counters;
         match message {
             ServerMessage::Ack { of } => {
-                if let Some(position) = pending_heartbeats.iter().position(|(id, _)| *id == of) {
-                    if let Some((_, sent_at)) = pending_heartbeats.remove(position) {
+                if let Some(position) = connection.heartbeats.iter().position(|(id, _)| *id == of) {
+                    if let Some((_, sent_at)) = connection.heartbeats.remove(position) {
                         self.stats().record_ack_latency(sent_at.elapsed());
                     }
-                } else if let Some(position) = pending_reports.iter().position(|id| *id == of) {
-                    pending_reports.remove(position);
+                } else if let Some(position) = connection.reports.iter().position(|id| *id == of) {
+                    connection.reports.remove(position);
                     Stats::increment(&counters.reports_acked);
+                } else if let Some(position) =
+                    connection.inventories.iter().position(|id| *id == of)
+                {
+                    connection.inventories.remove(position);
+                    Stats::increment(&counters.inventories_acked);
                 } else {
                     let _ = self.stats().record_error("ack_for_unknown_message");
                 }
@@ -484,7 +579,7 @@ impl SimulatedAgent {
             }
             ServerMessage::RefreshUpdates => {
                 Stats::increment(&counters.refresh_requests);
-                self.send_report(socket, pending_reports).await?;
+                self.send_report(socket, connection).await?;
             }
             ServerMessage::Error(reply) => {
                 let kind = format!("server_error.{}", error_code_name(reply.code));
@@ -497,7 +592,7 @@ impl SimulatedAgent {
                     );
                 }
             }
-            // The caller applies settings, and approval changes need no reply.
+            // The caller applies settings and approval changes.
             ServerMessage::Settings(_) | ServerMessage::ApprovalChanged { .. } => {}
             ServerMessage::Challenge { .. } | ServerMessage::Welcome(_) => {
                 let _ = self.stats().record_error("unexpected_message");
@@ -564,21 +659,28 @@ impl SimulatedAgent {
     }
 
     /// Sends the result of every job whose simulated run is over, and the update report that
-    /// follows an install. Results not yet acknowledged are sent again after
+    /// follows an install on an approved host. Results not yet acknowledged are sent again after
     /// [`RESULT_RESEND_INTERVAL`], or at once when `resend_all` is set after a reconnect.
     async fn finish_due_jobs(
         &mut self,
         socket: &mut AgentSocket,
-        pending_reports: &mut VecDeque<MessageId>,
+        connection: &mut ConnectionState,
         resend_all: bool,
     ) -> Result<(), SessionError> {
         let now = Instant::now();
         let mut installed = false;
+        let reboot_policy = self.context.settings.reboot_after_install;
         for (job_id, job) in &mut self.jobs {
             let result = match job {
                 JobState::Running { request, finish_at } if *finish_at <= now => {
                     installed = true;
-                    self.updates.install(*job_id, request)
+                    let result =
+                        self.updates
+                            .install(*job_id, request, reboot_policy, &mut self.rng);
+                    if result.reboot_required {
+                        Stats::increment(&self.context.stats.counters.job_results_reboot_required);
+                    }
+                    result
                 }
                 JobState::Finished { result, sent_at }
                     if resend_all || *sent_at + RESULT_RESEND_INTERVAL <= now =>
@@ -594,8 +696,10 @@ impl SimulatedAgent {
                 sent_at: now,
             };
         }
-        if installed {
-            self.send_report(socket, pending_reports).await?;
+        // The real agent scans after every job, so the server learns the new update list and
+        // the reboot flag. The server ignores reports from hosts that are not approved.
+        if installed && connection.approval == Approval::Approved {
+            self.send_report(socket, connection).await?;
         }
         Ok(())
     }
@@ -603,15 +707,25 @@ impl SimulatedAgent {
     async fn send_report(
         &self,
         socket: &mut AgentSocket,
-        pending_reports: &mut VecDeque<MessageId>,
+        connection: &mut ConnectionState,
     ) -> Result<(), SessionError> {
         let envelope = Envelope::new(AgentMessage::UpdateReport(self.updates.report()));
         send_envelope(socket, &envelope).await?;
         Stats::increment(&self.stats().counters.reports_sent);
-        pending_reports.push_back(envelope.id);
-        if pending_reports.len() > MAX_PENDING_HEARTBEATS {
-            pending_reports.pop_front();
-        }
+        push_pending(&mut connection.reports, envelope.id);
+        Ok(())
+    }
+
+    async fn send_inventory(
+        &self,
+        socket: &mut AgentSocket,
+        connection: &mut ConnectionState,
+    ) -> Result<(), SessionError> {
+        let inventory = simulated_inventory(self.identity.index(), &self.identity.host_info());
+        let envelope = Envelope::new(AgentMessage::Inventory(inventory));
+        send_envelope(socket, &envelope).await?;
+        Stats::increment(&self.stats().counters.inventories_sent);
+        push_pending(&mut connection.inventories, envelope.id);
         Ok(())
     }
 

@@ -86,6 +86,13 @@ pub struct Args {
     #[arg(long, default_value_t = 2_000)]
     pub job_delay_ms: u64,
 
+    /// Probability (0 to 1) that an install job which installs at least one package leaves the
+    /// host needing a reboot, whatever the packages. Default: a job needs a reboot when it
+    /// installs a kernel package (`linux-image-*`). Once set, the host reports
+    /// `reboot_required` in every later job result and update report of the run.
+    #[arg(long, value_name = "PROBABILITY")]
+    pub reboot_after_install: Option<f64>,
+
     /// Average number of pending updates each host reports (the actual number varies by
     /// +/- 25 % per host).
     #[arg(long, default_value_t = 40)]
@@ -127,6 +134,15 @@ pub enum ChurnMode {
     Silent,
 }
 
+/// When a simulated install job leaves the host needing a reboot.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RebootAfterInstall {
+    /// When the job installs a kernel package (`linux-image-*`), which runs only after a reboot.
+    KernelPackages,
+    /// With this probability (0 to 1) when the job installs at least one package.
+    Probability(f64),
+}
+
 /// An invalid command line value.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -163,6 +179,7 @@ pub struct Settings {
     pub source_addresses: Vec<IpAddr>,
     pub churn: Option<Churn>,
     pub job_delay: Duration,
+    pub reboot_after_install: RebootAfterInstall,
     pub updates_per_host: usize,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
@@ -266,6 +283,19 @@ impl Args {
             ));
         }
         let report_interval = positive_seconds("--report-secs", self.report_secs)?;
+        let reboot_after_install = match self.reboot_after_install {
+            None => RebootAfterInstall::KernelPackages,
+            Some(probability) if (0.0..=1.0).contains(&probability) => {
+                RebootAfterInstall::Probability(probability)
+            }
+            Some(probability) => {
+                return Err(invalid(
+                    "--reboot-after-install",
+                    &probability,
+                    "expected a probability between 0 and 1",
+                ));
+            }
+        };
 
         Ok(Settings {
             server_address,
@@ -281,6 +311,7 @@ impl Args {
             source_addresses,
             churn,
             job_delay: Duration::from_millis(self.job_delay_ms),
+            reboot_after_install,
             updates_per_host: self.updates_per_host,
             reconnect_min: Duration::from_millis(self.reconnect_min_ms),
             reconnect_max: Duration::from_millis(self.reconnect_max_ms),
@@ -496,7 +527,7 @@ mod tests {
 
     #[test]
     fn invalid_values_rejected() {
-        let cases: [&[&str]; 11] = [
+        let cases: [&[&str]; 14] = [
             &["--agents", "0"],
             &["--ramp-per-sec", "0"],
             &["--heartbeat-secs", "0"],
@@ -508,6 +539,9 @@ mod tests {
             &["--first-index", "4294967295", "--agents", "2"],
             &["--reconnect-min-ms", "5000", "--reconnect-max-ms", "10"],
             &["--updates-per-host", "501"],
+            &["--reboot-after-install", "1.5"],
+            &["--reboot-after-install=-0.1"],
+            &["--reboot-after-install", "NaN"],
         ];
         for extra in cases {
             assert!(args(extra).validate().is_err(), "{extra:?}");
@@ -566,5 +600,21 @@ mod tests {
         assert_eq!(settings.heartbeat_interval, None);
         assert_eq!(settings.churn, None);
         assert!(settings.source_addresses.is_empty());
+        assert_eq!(
+            settings.reboot_after_install,
+            RebootAfterInstall::KernelPackages
+        );
+    }
+
+    #[test]
+    fn reboot_after_install_takes_probability() {
+        for (value, expected) in [("0", 0.0), ("0.3", 0.3), ("1", 1.0)] {
+            let settings = args(&["--reboot-after-install", value]).validate().unwrap();
+            assert_eq!(
+                settings.reboot_after_install,
+                RebootAfterInstall::Probability(expected),
+                "{value}"
+            );
+        }
     }
 }

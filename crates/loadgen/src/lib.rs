@@ -13,6 +13,7 @@ pub mod api;
 
 pub mod config;
 pub mod identity;
+pub mod inventory;
 pub mod report;
 pub mod run;
 pub mod stats;

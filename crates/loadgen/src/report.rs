@@ -1,11 +1,14 @@
 //! Simulated pending updates of one host and the results of install jobs on them.
 //!
 //! Each host's list is generated from its index, so it costs no memory between scans: the agent
-//! stores only which entries a job has installed since it started.
+//! stores only which entries a job has installed since it started, and whether one of those jobs
+//! left the host needing a reboot.
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+use crate::config::RebootAfterInstall;
 use sysmanage_protocol::{
     InstallRequest, JobResult, ManagerScan, PackageOutcome, PackageResult, ScanOutcome, UpdateInfo,
     UpdateReport, UpdateStatus,
@@ -86,6 +89,9 @@ pub struct SimulatedUpdates {
     mean_count: usize,
     /// One bit per generated update, set once a job installed it.
     installed: Vec<u64>,
+    /// An install job left the host needing a reboot. Like `/var/run/reboot-required`, which the real
+    /// agent reads on Debian and Ubuntu, it stays set, because a simulated host never reboots.
+    reboot_required: bool,
 }
 
 impl SimulatedUpdates {
@@ -96,6 +102,7 @@ impl SimulatedUpdates {
             index,
             mean_count,
             installed: vec![0; words],
+            reboot_required: false,
         }
     }
 
@@ -130,16 +137,30 @@ impl SimulatedUpdates {
                     updates: self.pending(),
                 },
             }],
-            reboot_required: false,
+            reboot_required: self.reboot_required,
         }
     }
 
+    /// Returns whether an install job left the host needing a reboot.
+    pub fn reboot_required(&self) -> bool {
+        self.reboot_required
+    }
+
     /// Simulates an install job: every requested update that is available gets installed and
-    /// every other requested package is reported as not attempted. The job succeeds.
-    pub fn install(&mut self, job_id: i64, request: &InstallRequest) -> JobResult {
+    /// every other requested package is reported as not attempted. The job succeeds. Whether it
+    /// leaves the host needing a reboot follows `reboot_policy`, with `rng` drawing the chance of
+    /// [`RebootAfterInstall::Probability`]. The result's `reboot_required` is also true when an
+    /// earlier job required a reboot, as the real agent reports it.
+    pub fn install(
+        &mut self,
+        job_id: i64,
+        request: &InstallRequest,
+        reboot_policy: RebootAfterInstall,
+        rng: &mut impl Rng,
+    ) -> JobResult {
         let updates = generate(self.index, self.mean_count);
         let mut packages = Vec::new();
-        let mut reboot_required = false;
+        let mut kernel_installed = false;
 
         for (position, update) in updates.iter().enumerate() {
             if self.is_installed(position) || update.status != UpdateStatus::Available {
@@ -156,7 +177,7 @@ impl SimulatedUpdates {
                 continue;
             }
             self.mark_installed(position);
-            reboot_required |= update.name.starts_with("linux-image");
+            kernel_installed |= update.name.starts_with("linux-image");
             packages.push(PackageResult {
                 manager: update.manager.clone(),
                 name: update.name.clone(),
@@ -182,12 +203,19 @@ impl SimulatedUpdates {
             }
         }
 
+        let installed_count = packages
+            .iter()
+            .filter(|result| result.outcome == PackageOutcome::Installed)
+            .count();
+        let needs_reboot = match reboot_policy {
+            RebootAfterInstall::KernelPackages => kernel_installed,
+            RebootAfterInstall::Probability(probability) => {
+                installed_count > 0 && rng.random_bool(probability)
+            }
+        };
+        self.reboot_required |= needs_reboot;
         let output_tail = format!(
-            "Reading package lists...\n{} upgraded, 0 newly installed, 0 to remove.\n",
-            packages
-                .iter()
-                .filter(|result| result.outcome == PackageOutcome::Installed)
-                .count()
+            "Reading package lists...\n{installed_count} upgraded, 0 newly installed, 0 to remove.\n"
         );
         JobResult {
             job_id,
@@ -195,7 +223,7 @@ impl SimulatedUpdates {
             packages,
             output_tail,
             failure: None,
-            reboot_required,
+            reboot_required: self.reboot_required,
         }
     }
 }
@@ -262,6 +290,31 @@ mod tests {
     };
 
     use super::*;
+
+    /// Installs `request` with the default reboot policy.
+    fn install(state: &mut SimulatedUpdates, job_id: i64, request: &InstallRequest) -> JobResult {
+        let mut rng = SmallRng::seed_from_u64(0);
+        state.install(
+            job_id,
+            request,
+            RebootAfterInstall::KernelPackages,
+            &mut rng,
+        )
+    }
+
+    /// Returns the first host index whose update list has an available kernel update when
+    /// `with_kernel` is true, or has none when it is false.
+    fn host_with_kernel_update(with_kernel: bool) -> u32 {
+        (0..100)
+            .find(|index| {
+                let has_kernel = generate(*index, 40).iter().any(|update| {
+                    update.name.starts_with("linux-image")
+                        && update.status == UpdateStatus::Available
+                });
+                has_kernel == with_kernel
+            })
+            .unwrap()
+    }
 
     #[test]
     fn report_has_tens_of_valid_updates() {
@@ -332,7 +385,7 @@ mod tests {
             .iter()
             .filter(|update| update.status == UpdateStatus::Available)
             .count();
-        let result = state.install(1, &InstallRequest::All);
+        let result = install(&mut state, 1, &InstallRequest::All);
         assert!(result.success);
         assert_eq!(result.packages.len(), available);
         assert!(
@@ -348,14 +401,14 @@ mod tests {
                 .iter()
                 .all(|update| update.status != UpdateStatus::Available)
         );
-        let again = state.install(2, &InstallRequest::All);
+        let again = install(&mut state, 2, &InstallRequest::All);
         assert!(again.packages.is_empty());
     }
 
     #[test]
     fn install_security_only_keeps_others() {
         let mut state = SimulatedUpdates::new(9, 40);
-        let result = state.install(1, &InstallRequest::SecurityOnly);
+        let result = install(&mut state, 1, &InstallRequest::SecurityOnly);
         assert!(!result.packages.is_empty());
         assert!(
             state
@@ -388,7 +441,7 @@ mod tests {
                 },
             ],
         };
-        let result = state.install(4, &request);
+        let result = install(&mut state, 4, &request);
         assert_eq!(result.packages.len(), 2);
         assert_eq!(result.packages[0].name, target.name);
         assert_eq!(result.packages[0].outcome, PackageOutcome::Installed);
@@ -416,5 +469,98 @@ mod tests {
             "a report of tens of updates is a few KB: {}",
             json.len()
         );
+    }
+
+    #[test]
+    fn kernel_install_requires_reboot_by_default() {
+        let mut state = SimulatedUpdates::new(host_with_kernel_update(true), 40);
+        assert!(!state.report().reboot_required);
+
+        let result = install(&mut state, 1, &InstallRequest::All);
+
+        assert!(result.reboot_required);
+        assert!(state.reboot_required());
+        assert!(state.report().reboot_required, "the report after the job");
+    }
+
+    #[test]
+    fn install_without_kernel_needs_no_reboot_by_default() {
+        let mut state = SimulatedUpdates::new(host_with_kernel_update(false), 40);
+
+        let result = install(&mut state, 1, &InstallRequest::All);
+
+        assert!(!result.packages.is_empty());
+        assert!(!result.reboot_required);
+        assert!(!state.report().reboot_required);
+    }
+
+    #[test]
+    fn reboot_probability_one_and_zero() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let index = host_with_kernel_update(false);
+
+        let mut always = SimulatedUpdates::new(index, 40);
+        let result = always.install(
+            1,
+            &InstallRequest::All,
+            RebootAfterInstall::Probability(1.0),
+            &mut rng,
+        );
+        assert!(result.reboot_required);
+        assert!(always.report().reboot_required);
+
+        let mut never = SimulatedUpdates::new(host_with_kernel_update(true), 40);
+        let result = never.install(
+            1,
+            &InstallRequest::All,
+            RebootAfterInstall::Probability(0.0),
+            &mut rng,
+        );
+        assert!(
+            !result.reboot_required,
+            "a kernel install with probability 0"
+        );
+        assert!(!never.report().reboot_required);
+    }
+
+    #[test]
+    fn reboot_needs_an_installed_package() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        let mut state = SimulatedUpdates::new(3, 40);
+        let request = InstallRequest::Packages {
+            packages: vec![PackageSpec {
+                manager: "apt".to_owned(),
+                name: "not-pending".to_owned(),
+                version: "1.0".to_owned(),
+            }],
+        };
+
+        let result = state.install(1, &request, RebootAfterInstall::Probability(1.0), &mut rng);
+
+        assert!(!result.reboot_required);
+    }
+
+    #[test]
+    fn reboot_stays_required_for_later_jobs() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut state = SimulatedUpdates::new(7, 40);
+        let first = state.install(
+            1,
+            &InstallRequest::SecurityOnly,
+            RebootAfterInstall::Probability(1.0),
+            &mut rng,
+        );
+        assert!(first.reboot_required);
+
+        // The second job installs the rest and, with probability 0, needs no reboot of its own.
+        let second = state.install(
+            2,
+            &InstallRequest::All,
+            RebootAfterInstall::Probability(0.0),
+            &mut rng,
+        );
+
+        assert!(second.reboot_required);
+        assert!(state.report().reboot_required);
     }
 }

@@ -23,6 +23,11 @@ pub struct Counters {
     pub welcomes: AtomicU64,
     /// Welcomes whose approval was not `approved`.
     pub welcomes_not_approved: AtomicU64,
+    /// `ApprovalChanged` messages received.
+    pub approval_changes: AtomicU64,
+    /// Connections the agent closed because the server rejected its host, in `Welcome` or in
+    /// `ApprovalChanged`.
+    pub rejected_closes: AtomicU64,
     /// Connection attempts after the first one of an agent.
     pub reconnects: AtomicU64,
     pub heartbeats_sent: AtomicU64,
@@ -31,6 +36,8 @@ pub struct Counters {
     pub heartbeats_unacked: AtomicU64,
     pub reports_sent: AtomicU64,
     pub reports_acked: AtomicU64,
+    pub inventories_sent: AtomicU64,
+    pub inventories_acked: AtomicU64,
     pub jobs_received: AtomicU64,
     /// `InstallJob` messages for a job id the agent already had.
     pub jobs_redelivered: AtomicU64,
@@ -42,6 +49,8 @@ pub struct Counters {
     pub job_results_acked: AtomicU64,
     /// `JobResultAck` messages for a job whose result was already acknowledged.
     pub job_results_acked_again: AtomicU64,
+    /// Finished jobs whose result reports `reboot_required`, counted once per job.
+    pub job_results_reboot_required: AtomicU64,
     pub refresh_requests: AtomicU64,
     /// Unix milliseconds of the first and last `InstallJob` received (0 when none).
     pub first_job_received_ms: AtomicU64,
@@ -112,12 +121,16 @@ pub struct Snapshot {
     pub connect_attempts: u64,
     pub welcomes: u64,
     pub welcomes_not_approved: u64,
+    pub approval_changes: u64,
+    pub rejected_closes: u64,
     pub reconnects: u64,
     pub heartbeats_sent: u64,
     pub heartbeats_acked: u64,
     pub heartbeats_unacked: u64,
     pub reports_sent: u64,
     pub reports_acked: u64,
+    pub inventories_sent: u64,
+    pub inventories_acked: u64,
     pub jobs_received: u64,
     pub jobs_redelivered: u64,
     pub jobs_redelivered_after_ack: u64,
@@ -125,6 +138,7 @@ pub struct Snapshot {
     pub job_results_sent: u64,
     pub job_results_acked: u64,
     pub job_results_acked_again: u64,
+    pub job_results_reboot_required: u64,
     pub refresh_requests: u64,
     pub first_job_received_ms: u64,
     pub last_job_received_ms: u64,
@@ -242,12 +256,16 @@ impl Stats {
             connect_attempts: load(&counters.connect_attempts),
             welcomes: load(&counters.welcomes),
             welcomes_not_approved: load(&counters.welcomes_not_approved),
+            approval_changes: load(&counters.approval_changes),
+            rejected_closes: load(&counters.rejected_closes),
             reconnects: load(&counters.reconnects),
             heartbeats_sent: load(&counters.heartbeats_sent),
             heartbeats_acked: load(&counters.heartbeats_acked),
             heartbeats_unacked: load(&counters.heartbeats_unacked),
             reports_sent: load(&counters.reports_sent),
             reports_acked: load(&counters.reports_acked),
+            inventories_sent: load(&counters.inventories_sent),
+            inventories_acked: load(&counters.inventories_acked),
             jobs_received: load(&counters.jobs_received),
             jobs_redelivered: load(&counters.jobs_redelivered),
             jobs_redelivered_after_ack: load(&counters.jobs_redelivered_after_ack),
@@ -255,6 +273,7 @@ impl Stats {
             job_results_sent: load(&counters.job_results_sent),
             job_results_acked: load(&counters.job_results_acked),
             job_results_acked_again: load(&counters.job_results_acked_again),
+            job_results_reboot_required: load(&counters.job_results_reboot_required),
             refresh_requests: load(&counters.refresh_requests),
             first_job_received_ms: load(&counters.first_job_received_ms),
             last_job_received_ms: load(&counters.last_job_received_ms),

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Runs the load generator against a small in-test WebSocket server on 127.0.0.1 that speaks the
-//! server side of the agent protocol: it checks every Hello signature, acknowledges heartbeats
-//! and reports, and sends each host one install job.
+//! server side of the agent protocol: it checks every Hello signature, acknowledges heartbeats,
+//! inventories and reports, sends each host one install job, and approves or rejects hosts
+//! while they are connected.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -23,6 +24,19 @@ use tokio_tungstenite::tungstenite::Message;
 
 const ENROLLMENT_KEY: &str = "mock-enrollment-key";
 
+/// How the mock server treats a host's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApprovalFlow {
+    /// Every `Welcome` carries `approved`.
+    Approved,
+    /// `Welcome` carries `pending`, and the first heartbeat of the connection gets an
+    /// `ApprovalChanged` to approved, as when an administrator approves a connected host.
+    ApproveWhileConnected,
+    /// The first connection of a host is welcomed as pending and rejected by `ApprovalChanged`
+    /// at its first heartbeat. Later connections are welcomed as rejected.
+    RejectWhileConnected,
+}
+
 /// What the mock server saw.
 #[derive(Debug, Default)]
 struct Observed {
@@ -33,6 +47,17 @@ struct Observed {
     peers: HashSet<std::net::IpAddr>,
     heartbeats: u64,
     reports: u64,
+    inventories: u64,
+    /// Inventories and reports that arrived before the host was approved.
+    sent_while_not_approved: u64,
+    /// Hosts that were sent an `ApprovalChanged`.
+    approval_changes_sent: HashSet<i64>,
+    /// Connections that the agent closed.
+    closed_by_agent: u64,
+    /// `reboot_required` of the last update report per host.
+    last_report_reboot_required: HashMap<i64, bool>,
+    /// Jobs whose result reported `reboot_required`.
+    job_results_reboot_required: HashSet<i64>,
     /// Hosts that were sent their one install job.
     jobs_sent: HashSet<i64>,
     jobs_started: HashSet<i64>,
@@ -40,7 +65,7 @@ struct Observed {
     job_results: HashMap<i64, u64>,
 }
 
-async fn start_mock_server() -> (SocketAddr, Arc<Mutex<Observed>>) {
+async fn start_mock_server(flow: ApprovalFlow) -> (SocketAddr, Arc<Mutex<Observed>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let observed = Arc::new(Mutex::new(Observed::default()));
@@ -49,13 +74,21 @@ async fn start_mock_server() -> (SocketAddr, Arc<Mutex<Observed>>) {
         loop {
             let (stream, peer) = listener.accept().await.unwrap();
             shared.lock().unwrap().peers.insert(peer.ip());
-            tokio::spawn(serve_agent(stream, Arc::clone(&shared)));
+            tokio::spawn(serve_agent(stream, Arc::clone(&shared), flow));
         }
     });
     (address, observed)
 }
 
-async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
+async fn send(
+    socket: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+    message: ServerMessage,
+) -> bool {
+    let envelope = Envelope::new(message);
+    socket.send(Message::text(envelope.to_json())).await.is_ok()
+}
+
+async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>, flow: ApprovalFlow) {
     let Ok(mut socket) = tokio_tungstenite::accept_async(stream).await else {
         return;
     };
@@ -109,17 +142,36 @@ async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
             + 1
     };
 
-    let welcome = Envelope::new(ServerMessage::Welcome(Welcome {
+    let first_connection = !observed
+        .lock()
+        .unwrap()
+        .approval_changes_sent
+        .contains(&host_id);
+    let mut approval = match flow {
+        ApprovalFlow::Approved => Approval::Approved,
+        ApprovalFlow::ApproveWhileConnected => Approval::Pending,
+        ApprovalFlow::RejectWhileConnected if first_connection => Approval::Pending,
+        ApprovalFlow::RejectWhileConnected => Approval::Rejected,
+    };
+    let welcome = ServerMessage::Welcome(Welcome {
         host_id,
-        approval: Approval::Approved,
+        approval,
         settings: AgentSettings {
             heartbeat_interval_secs: 30,
             update_check_interval_secs: 3600,
         },
-    }));
-    socket.send(Message::text(welcome.to_json())).await.unwrap();
+    });
+    assert!(send(&mut socket, welcome).await);
 
-    while let Some(Ok(message)) = socket.next().await {
+    loop {
+        let message = match socket.next().await {
+            Some(Ok(Message::Close(_))) | None => {
+                observed.lock().unwrap().closed_by_agent += 1;
+                return;
+            }
+            Some(Err(_)) => return,
+            Some(Ok(message)) => message,
+        };
         let Message::Text(text) = message else {
             continue;
         };
@@ -127,12 +179,46 @@ async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
         let reply = match envelope.payload {
             AgentMessage::Heartbeat(_) => {
                 observed.lock().unwrap().heartbeats += 1;
+                if !send(&mut socket, ServerMessage::Ack { of: envelope.id }).await {
+                    return;
+                }
+                if approval == Approval::Pending
+                    && observed
+                        .lock()
+                        .unwrap()
+                        .approval_changes_sent
+                        .insert(host_id)
+                {
+                    approval = if flow == ApprovalFlow::ApproveWhileConnected {
+                        Approval::Approved
+                    } else {
+                        Approval::Rejected
+                    };
+                    Some(ServerMessage::ApprovalChanged { approval })
+                } else {
+                    None
+                }
+            }
+            AgentMessage::Inventory(_) => {
+                let mut observed = observed.lock().unwrap();
+                observed.inventories += 1;
+                if approval != Approval::Approved {
+                    observed.sent_while_not_approved += 1;
+                }
                 Some(ServerMessage::Ack { of: envelope.id })
             }
-            AgentMessage::UpdateReport(_) => {
-                observed.lock().unwrap().reports += 1;
-                let ack = Envelope::new(ServerMessage::Ack { of: envelope.id });
-                if socket.send(Message::text(ack.to_json())).await.is_err() {
+            AgentMessage::UpdateReport(report) => {
+                {
+                    let mut observed = observed.lock().unwrap();
+                    observed.reports += 1;
+                    if approval != Approval::Approved {
+                        observed.sent_while_not_approved += 1;
+                    }
+                    observed
+                        .last_report_reboot_required
+                        .insert(host_id, report.reboot_required);
+                }
+                if !send(&mut socket, ServerMessage::Ack { of: envelope.id }).await {
                     return;
                 }
                 // Each host gets one job, with the host id as job id, after its first report.
@@ -150,27 +236,21 @@ async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
                 None
             }
             AgentMessage::JobResult(result) => {
-                *observed
-                    .lock()
-                    .unwrap()
-                    .job_results
-                    .entry(result.job_id)
-                    .or_insert(0) += 1;
+                let mut observed = observed.lock().unwrap();
+                *observed.job_results.entry(result.job_id).or_insert(0) += 1;
+                if result.reboot_required {
+                    observed.job_results_reboot_required.insert(result.job_id);
+                }
                 Some(ServerMessage::JobResultAck {
                     job_id: result.job_id,
                 })
             }
             other => panic!("unexpected agent message {other:?}"),
         };
-        if let Some(reply) = reply {
-            let envelope = Envelope::new(reply);
-            if socket
-                .send(Message::text(envelope.to_json()))
-                .await
-                .is_err()
-            {
-                return;
-            }
+        if let Some(reply) = reply
+            && !send(&mut socket, reply).await
+        {
+            return;
         }
     }
 }
@@ -199,7 +279,7 @@ async fn run_loadgen(address: SocketAddr, extra: &[&str]) -> Summary {
 
 #[tokio::test]
 async fn agents_connect_heartbeat_and_answer_jobs() {
-    let (address, observed) = start_mock_server().await;
+    let (address, observed) = start_mock_server(ApprovalFlow::Approved).await;
     let summary = run_loadgen(
         address,
         &[
@@ -256,13 +336,17 @@ async fn agents_connect_heartbeat_and_answer_jobs() {
     // One report on connect and one after the install job.
     assert_eq!(result.reports_sent, 40);
     assert_eq!(observed.reports, 40);
+    // One inventory on connect.
+    assert_eq!(result.inventories_sent, 20);
+    assert_eq!(observed.inventories, 20);
+    assert_eq!(result.inventories_acked, 20);
     assert!(result.first_job_received_ms > 0);
     assert!(result.last_result_acked_ms >= result.first_job_received_ms);
 }
 
 #[tokio::test]
 async fn churned_agents_return_with_same_keys() {
-    let (address, observed) = start_mock_server().await;
+    let (address, observed) = start_mock_server(ApprovalFlow::Approved).await;
     let summary = run_loadgen(
         address,
         &[
@@ -301,6 +385,146 @@ async fn churned_agents_return_with_same_keys() {
     assert_eq!(result.jobs_received, 10);
     assert_eq!(result.job_results_acked, 10);
     assert_eq!(result.jobs_redelivered_after_ack, 0);
+}
+
+#[tokio::test]
+async fn approved_host_sends_inventory_and_report() {
+    let (address, observed) = start_mock_server(ApprovalFlow::ApproveWhileConnected).await;
+    let summary = run_loadgen(
+        address,
+        &[
+            "--agents",
+            "10",
+            "--heartbeat-secs",
+            "0.2",
+            "--duration-secs",
+            "3",
+            "--job-delay-ms",
+            "100",
+        ],
+    )
+    .await;
+    let result = &summary.result;
+    let observed = observed.lock().unwrap();
+
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert_eq!(result.welcomes_not_approved, 10);
+    assert_eq!(result.approval_changes, 10);
+    assert_eq!(observed.approval_changes_sent.len(), 10);
+    assert_eq!(
+        observed.sent_while_not_approved, 0,
+        "a pending host sends no inventory or report"
+    );
+    // The approval brings one inventory and one report, and the job that the report triggers
+    // brings a second report.
+    assert_eq!(observed.inventories, 10);
+    assert_eq!(result.inventories_acked, 10);
+    assert_eq!(observed.reports, 20);
+    assert_eq!(result.reports_acked, 20);
+    assert_eq!(result.jobs_received, 10);
+    assert_eq!(result.job_results_acked, 10);
+    assert_eq!(result.rejected_closes, 0);
+}
+
+#[tokio::test]
+async fn rejected_host_closes_and_reconnects_later() {
+    let (address, observed) = start_mock_server(ApprovalFlow::RejectWhileConnected).await;
+    let summary = run_loadgen(
+        address,
+        &[
+            "--agents",
+            "5",
+            "--heartbeat-secs",
+            "0.2",
+            "--duration-secs",
+            "3",
+        ],
+    )
+    .await;
+    let result = &summary.result;
+    let observed = observed.lock().unwrap();
+
+    assert!(result.errors.is_empty(), "{:?}", result.errors);
+    assert_eq!(result.approval_changes, 5);
+    assert_eq!(observed.reports, 0);
+    assert_eq!(observed.inventories, 0);
+    // Every connection ends with the agent closing it: the first on ApprovalChanged, later ones
+    // on a Welcome that carries `rejected`.
+    assert_eq!(result.rejected_closes, result.welcomes);
+    assert!(
+        observed.closed_by_agent >= 5,
+        "{}",
+        observed.closed_by_agent
+    );
+    assert!(
+        observed.hellos >= 10,
+        "reconnected after the rejection: {}",
+        observed.hellos
+    );
+    // A rejected agent waits at least half of --reconnect-max-ms (100 ms) before it connects
+    // again, so in about 3 s each agent connects at most about 30 times. Without that wait,
+    // the 50 ms --reconnect-min-ms would allow twice as many.
+    assert!(
+        observed.hellos <= 5 * 40,
+        "rejected agents reconnect without waiting: {}",
+        observed.hellos
+    );
+}
+
+#[tokio::test]
+async fn reboot_after_install_is_reported() {
+    for (probability, expected) in [("1", true), ("0", false)] {
+        let (address, observed) = start_mock_server(ApprovalFlow::Approved).await;
+        let summary = run_loadgen(
+            address,
+            &[
+                "--agents",
+                "10",
+                "--heartbeat-secs",
+                "0.5",
+                "--duration-secs",
+                "2",
+                "--job-delay-ms",
+                "100",
+                "--reboot-after-install",
+                probability,
+            ],
+        )
+        .await;
+        let result = &summary.result;
+        let observed = observed.lock().unwrap();
+
+        assert!(
+            result.errors.is_empty(),
+            "{probability}: {:?}",
+            result.errors
+        );
+        assert_eq!(result.job_results_acked, 10, "{probability}");
+        let rebooting = if expected { 10 } else { 0 };
+        assert_eq!(
+            observed.job_results_reboot_required.len(),
+            rebooting,
+            "{probability}: job results"
+        );
+        assert_eq!(
+            result.job_results_reboot_required, rebooting as u64,
+            "{probability}"
+        );
+        // The report that follows each job carries the flag too.
+        assert_eq!(
+            observed.last_report_reboot_required.len(),
+            10,
+            "{probability}"
+        );
+        assert!(
+            observed
+                .last_report_reboot_required
+                .values()
+                .all(|reboot_required| *reboot_required == expected),
+            "{probability}: {:?}",
+            observed.last_report_reboot_required
+        );
+    }
 }
 
 #[tokio::test]
