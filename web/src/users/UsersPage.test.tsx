@@ -49,6 +49,6 @@ describe("UsersPage", () => {
     for (const name of ROW_ACTIONS) {
       expect(screen.queryByRole("button", { name })).not.toBeInTheDocument();
     }
-    expect(within(viewerRow).getByText("operator")).toBeInTheDocument();
+    expect(within(viewerRow).getByText("read-only")).toBeInTheDocument();
   });
 });

@@ -111,7 +111,7 @@ export function UsersPage() {
               user.is_admin ? (
                 <Badge>administrator</Badge>
               ) : (
-                <Badge variant="outline">operator</Badge>
+                <Badge variant="outline">read-only</Badge>
               ),
           },
           {
