@@ -1,16 +1,31 @@
 //! The API error type and its conversion to an HTTP response, in one place.
 //!
 //! Every error body is `{"error": {"code": "...", "message": "...", "field": "..."}}`: `code` is
-//! stable for scripts, `message` is for people, and `field` names the invalid request field.
+//! stable for scripts, `message` is for people, and `field` names the invalid request field,
+//! query parameter or path parameter.
+//!
+//! The extractors of the submodules ([`ApiJson`], [`OptionalApiJson`], [`ApiPath`],
+//! [`ApiQuery`]) turn bad requests into these bodies, with messages in JSON and HTTP terms. They
+//! never pass on the text of serde or axum, which names Rust types.
+
+mod json;
+mod path;
+mod query;
+mod serde_message;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+
+pub use json::{ApiJson, OptionalApiJson};
+pub use path::ApiPath;
+pub use query::{ApiQuery, deserialize_query, query_pairs};
+
+/// Largest request body the API reads, in bytes (2 MiB, axum's default). `http::router`
+/// applies it to every route; a larger body gets [`ApiError::PayloadTooLarge`]. A `POST /jobs`
+/// with its maximum of 100,000 host ids of 19 digits, without spaces, is about 2,000,000 bytes.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// An error returned by an API handler.
 #[derive(Debug, thiserror::Error)]
@@ -26,9 +41,18 @@ pub enum ApiError {
     /// A valid user who is not an administrator tried to change something.
     #[error("forbidden: this action requires an administrator")]
     AdminRequired,
-    /// The request could not be read, such as a body that is not JSON or a malformed path.
+    /// The request could not be read, such as a body that is not JSON.
     #[error("{0}")]
     BadRequest(String),
+    /// A path parameter, such as the `abc` of `/hosts/abc`, is not a valid value.
+    #[error("{message}")]
+    InvalidPath { field: String, message: String },
+    #[error(
+        "request body is larger than the limit of {limit_bytes} bytes ({} KiB); \
+         send a smaller body, such as fewer hosts or packages per request",
+        .limit_bytes / 1024
+    )]
+    PayloadTooLarge { limit_bytes: usize },
     #[error("{0} not found")]
     NotFound(String),
     #[error("method {method} is not allowed on {path}")]
@@ -36,6 +60,10 @@ pub enum ApiError {
     /// A request field failed validation.
     #[error("invalid {field}: {message}")]
     Invalid { field: String, message: String },
+    /// A request field or query parameter is unknown, repeated, of the wrong JSON type or in
+    /// conflict with another. Unlike [`ApiError::Invalid`], `message` names the field itself.
+    #[error("{message}")]
+    Unprocessable { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("database error")]
@@ -58,10 +86,11 @@ impl ApiError {
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden | Self::AdminRequired => StatusCode::FORBIDDEN,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidPath { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Invalid { .. } | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,10 +102,11 @@ impl ApiError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Forbidden => "forbidden",
             Self::AdminRequired => "admin_required",
-            Self::BadRequest(_) => "bad_request",
+            Self::BadRequest(_) | Self::InvalidPath { .. } => "bad_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Invalid { .. } => "invalid",
+            Self::Invalid { .. } | Self::Unprocessable { .. } => "invalid",
             Self::Conflict(_) => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
@@ -106,7 +136,9 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let field = match &self {
-            Self::Invalid { field, .. } => Some(field.as_str()),
+            Self::Invalid { field, .. }
+            | Self::Unprocessable { field, .. }
+            | Self::InvalidPath { field, .. } => Some(field.as_str()),
             _ => None,
         };
         let body = ErrorBody {
@@ -128,130 +160,3 @@ impl IntoResponse for ApiError {
 
 /// Result type of API handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
-
-/// Prefix that axum puts before serde's message in a JSON data error.
-const JSON_DATA_ERROR_PREFIX: &str = "Failed to deserialize the JSON body into the target type: ";
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonDataError(error) => {
-                let text = error.body_text();
-                let message = text.strip_prefix(JSON_DATA_ERROR_PREFIX).unwrap_or(&text);
-                let (field, message) = json_error_field(message);
-                Self::Invalid { field, message }
-            }
-            JsonRejection::JsonSyntaxError(error) => {
-                let text = error.body_text();
-                let detail = text
-                    .rsplit_once(": ")
-                    .map_or(text.as_str(), |(_, detail)| detail);
-                Self::BadRequest(format!("request body is not valid JSON: {detail}"))
-            }
-            JsonRejection::MissingJsonContentType(_) => Self::BadRequest(
-                "request body must be JSON with the header Content-Type: application/json"
-                    .to_owned(),
-            ),
-            other => Self::BadRequest(other.body_text()),
-        }
-    }
-}
-
-/// Splits serde's message into the field it names and the rest.
-///
-/// NOTE: this reads the text of `serde_json` and `serde_path_to_error` messages ("missing field
-/// `x`", "x.y: invalid type ..."), so a message in another shape is reported on the field `body`.
-fn json_error_field(message: &str) -> (String, String) {
-    for marker in ["missing field `", "unknown field `", "duplicate field `"] {
-        if let Some(start) = message.find(marker) {
-            let name = &message[start + marker.len()..];
-            if let Some(end) = name.find('`') {
-                return (name[..end].to_owned(), message.to_owned());
-            }
-        }
-    }
-    if let Some((path, rest)) = message.split_once(": ")
-        && !path.is_empty()
-        && !path.contains(char::is_whitespace)
-    {
-        return (path.to_owned(), rest.to_owned());
-    }
-    ("body".to_owned(), message.to_owned())
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(rejection: PathRejection) -> Self {
-        Self::BadRequest(format!("invalid path: {}", rejection.body_text()))
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        let text = rejection.body_text();
-        let message = text
-            .strip_prefix(QUERY_ERROR_PREFIX)
-            .unwrap_or(&text)
-            .to_owned();
-        query_error(&message)
-    }
-}
-
-/// Prefix that axum puts before serde's message in a query string error.
-const QUERY_ERROR_PREFIX: &str = "Failed to deserialize query string: ";
-
-/// Returns the error for a query string that does not deserialize: a 422 naming the parameter
-/// when serde's `message` names one (an unknown or repeated parameter), and the parameter
-/// `query` otherwise.
-pub fn query_error(message: &str) -> ApiError {
-    let (field, message) = json_error_field(message);
-    let field = if field == "body" {
-        "query".to_owned()
-    } else {
-        field
-    };
-    ApiError::Invalid { field, message }
-}
-
-/// `axum::Json` whose rejections are [`ApiError`] bodies: a field that fails to deserialize is
-/// a 422 naming the field, and a body that is not JSON is a 400.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
-
-/// `axum::extract::Path` whose rejection is an [`ApiError`] body (400).
-#[derive(Debug, Clone, Copy, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
-
-/// `axum::extract::Query` whose rejection is an [`ApiError`] body: an unknown or repeated
-/// parameter is a 422 naming it.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
-
-/// A JSON body that may be left out: an empty body, with or without
-/// `Content-Type: application/json`, reads as `T::default()`. Any other body is read as by
-/// [`ApiJson`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OptionalApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for OptionalApiJson<T>
-where
-    S: Send + Sync,
-    T: DeserializeOwned + Default,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let (parts, body) = request.into_parts();
-        let bytes = Bytes::from_request(Request::new(body), state)
-            .await
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        let request = Request::from_parts(parts, Body::from(bytes));
-        let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
-        Ok(Self(value))
-    }
-}

@@ -1,13 +1,16 @@
 //! The HTTP router: public routes, privileged routes behind the token middleware, and the agent
 //! WebSocket endpoint.
 
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::error::ApiError;
+use crate::error::{self, ApiError};
 use crate::state::AppState;
 use crate::{agents, auth, events, hosts, jobs, summary, ui, updates, users};
 
@@ -22,6 +25,9 @@ pub fn router(state: AppState) -> Router {
         .merge(events::privileged_routes())
         .route("/logout", post(auth::logout))
         .route("/account/password", post(auth::change_password))
+        // Added before the token check, so it runs after it: a request with a bad token gets
+        // 403 whatever its query, and the token of a rejected query is spent like on any 4xx.
+        .route_layer(middleware::from_fn(reject_query_string))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -33,7 +39,10 @@ pub fn router(state: AppState) -> Router {
     ));
 
     let router = Router::new()
-        .route("/login", post(auth::login))
+        .route(
+            "/login",
+            post(auth::login).route_layer(middleware::from_fn(reject_query_string)),
+        )
         .route("/health", get(health))
         .route(sysmanage_protocol::CONNECT_PATH, get(agents::connect))
         .merge(events::public_routes())
@@ -41,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(privileged)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
         .with_state(state);
     with_security_headers(router)
 }
@@ -75,6 +85,49 @@ fn with_security_headers(router: Router) -> Router {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(API_CONTENT_SECURITY_POLICY),
     ))
+}
+
+/// API endpoints whose handlers read query parameters and check them themselves, as route
+/// templates. `HEAD` counts as `GET`.
+const QUERY_ENDPOINTS: [(Method, &str); 5] = [
+    (Method::GET, "/hosts"),
+    (Method::GET, "/hosts/{id}/events"),
+    (Method::GET, "/hosts/{id}/updates"),
+    (Method::GET, "/updates"),
+    (Method::GET, "/jobs"),
+];
+
+/// Rejects a query string on an API endpoint that takes no query parameters (every one but
+/// [`QUERY_ENDPOINTS`]) with a 422 naming the first parameter, as a misspelt parameter on a
+/// list endpoint is. Without this, `DELETE /hosts/7?dry_run=true` would delete the host.
+async fn reject_query_string(matched: MatchedPath, request: Request, next: Next) -> Response {
+    let method = if request.method() == Method::HEAD {
+        Method::GET
+    } else {
+        request.method().clone()
+    };
+    let takes_query = QUERY_ENDPOINTS
+        .iter()
+        .any(|(endpoint_method, path)| *endpoint_method == method && *path == matched.as_str());
+    if takes_query {
+        return next.run(request).await;
+    }
+    let pairs = match error::query_pairs(request.uri().query().unwrap_or_default()) {
+        Ok(pairs) => pairs,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if let Some((name, _)) = pairs.first() {
+        return ApiError::Unprocessable {
+            field: name.clone(),
+            message: format!(
+                "unknown query parameter `{name}`; remove it ({method} {} takes no query \
+                 parameters)",
+                matched.as_str()
+            ),
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Returns a JSON 404 for a path that no route matches.

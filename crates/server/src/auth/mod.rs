@@ -65,6 +65,7 @@ impl CurrentUser {
 
 /// Body of `POST /login`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub userid: String,
     pub password: String,

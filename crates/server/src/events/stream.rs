@@ -35,6 +35,7 @@ pub struct TicketResponse {
 
 /// Query of `GET /events`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     ticket: Option<String>,
 }

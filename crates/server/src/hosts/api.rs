@@ -97,6 +97,7 @@ pub struct HostFilter {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     /// Approve even though another approved host has this hostname, and reject that host.
     #[serde(default)]

@@ -21,7 +21,7 @@ pub use inventory::{InventoryError, store_inventory, validate_inventory};
 pub use registration::{AgentHost, register_agent};
 
 use crate::db::entities::{host, host_event};
-use crate::error::{ApiError, ApiResult, query_error};
+use crate::error::{ApiError, ApiResult, deserialize_query, query_pairs};
 use crate::state::AppState;
 
 /// Routes of the hosts API, mounted behind the token middleware.
@@ -84,7 +84,8 @@ pub const MAX_LIMIT: u64 = 500;
 pub const MAX_OFFSET: u64 = i64::MAX.unsigned_abs();
 
 /// Pagination query parameters shared by the list endpoints: `limit` and `offset`, or `page`
-/// (from 1) and `per_page`. Values are strings so that an invalid one gets an error naming it.
+/// (from 1) and `per_page`, never a mix of the two. Values are strings so that an invalid one
+/// gets an error naming it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pagination {
@@ -98,6 +99,7 @@ impl Pagination {
     /// Returns `(limit, offset)`, with `limit` between 1 and [`MAX_LIMIT`] and `offset` at most
     /// [`MAX_OFFSET`].
     pub fn resolve(&self) -> ApiResult<(u64, u64)> {
+        self.reject_mixed_styles()?;
         let per_page = match (&self.limit, &self.per_page) {
             (Some(limit), _) => parse_param::<u64>("limit", limit)?,
             (None, Some(per_page)) => parse_param::<u64>("per_page", per_page)?,
@@ -146,6 +148,31 @@ impl Pagination {
         };
         Ok((per_page, offset))
     }
+
+    /// Rejects `limit` or `offset` together with `page` or `per_page`, because a mix such as
+    /// `offset=100&page=3` has no single meaning. The error is on the page-style parameter.
+    fn reject_mixed_styles(&self) -> ApiResult<()> {
+        let offset_style = [("limit", &self.limit), ("offset", &self.offset)];
+        let page_style = [("page", &self.page), ("per_page", &self.per_page)];
+        let first_given = |params: [(&'static str, &Option<String>); 2]| {
+            params
+                .into_iter()
+                .find(|(_, value)| value.is_some())
+                .map(|(name, _)| name)
+        };
+        if let (Some(offset_param), Some(page_param)) =
+            (first_given(offset_style), first_given(page_style))
+        {
+            return Err(ApiError::Unprocessable {
+                field: page_param.to_owned(),
+                message: format!(
+                    "`{offset_param}` and `{page_param}` cannot be combined; page with limit \
+                     and offset, or with page and per_page"
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Names of the [`Pagination`] query parameters.
@@ -154,8 +181,8 @@ const PAGINATION_PARAMS: [&str; 4] = ["limit", "offset", "page", "per_page"];
 /// Query string of a list endpoint: [`Pagination`] plus the endpoint's filter `F`.
 ///
 /// The parameters are split by name before deserializing, because serde does not support
-/// `flatten` together with `deny_unknown_fields`. `F` should deny unknown fields, so that a misspelled filter is a 422
-/// naming it instead of a silently unfiltered list.
+/// `flatten` together with `deny_unknown_fields`. `F` should deny unknown fields, so that a
+/// misspelled filter is a 422 naming it instead of a silently unfiltered list.
 #[derive(Debug)]
 pub struct PagedQuery<F> {
     pub pagination: Pagination,
@@ -170,35 +197,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query).map_err(|error| query_error(&error.to_string()))?;
+        let pairs = query_pairs(parts.uri.query().unwrap_or_default())?;
         let (pagination, filter): (Vec<_>, Vec<_>) = pairs
             .into_iter()
             .partition(|(name, _)| PAGINATION_PARAMS.contains(&name.as_str()));
         Ok(Self {
-            pagination: deserialize_pairs(&pagination)?,
-            filter: deserialize_pairs(&filter).map_err(|error| match error {
-                ApiError::Invalid { field, message } if message.starts_with("unknown field") => {
-                    ApiError::Invalid {
-                        field,
-                        message: format!(
-                            "{message}, or one of {}",
-                            PAGINATION_PARAMS.map(|name| format!("`{name}`")).join(", ")
-                        ),
-                    }
-                }
-                other => other,
-            })?,
+            pagination: deserialize_query(&pagination, &[])?,
+            filter: deserialize_query(&filter, &PAGINATION_PARAMS)?,
         })
     }
-}
-
-/// Deserializes query parameters, already split into pairs, into `T`.
-fn deserialize_pairs<T: DeserializeOwned>(pairs: &[(String, String)]) -> ApiResult<T> {
-    let query = serde_urlencoded::to_string(pairs)
-        .map_err(|error| ApiError::Internal(anyhow::Error::new(error)))?;
-    serde_urlencoded::from_str(&query).map_err(|error| query_error(&error.to_string()))
 }
 
 /// Parses one query parameter, with an error that names it.
