@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client_address::{self, TrustedProxy};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -48,6 +50,10 @@ pub struct ApiConfig {
     /// PEM certificate chain. With `key_file`, the server serves HTTPS and agents use wss.
     pub cert_file: Option<PathBuf>,
     pub key_file: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client address, as IP
+    /// addresses or CIDR ranges. Empty means the header is ignored. See
+    /// [`crate::client_address`].
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +62,7 @@ impl Default for ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             cert_file: None,
             key_file: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -602,6 +609,15 @@ pub const ENV_OVERRIDES: &[EnvOverride] = &[
         },
     },
     EnvOverride {
+        variable: "SYSMANAGE_API_TRUSTED_PROXIES",
+        key: "api.trusted_proxies",
+        secret: false,
+        apply: |config, value| {
+            config.api.trusted_proxies = client_address::parse_list(value)?;
+            Ok(())
+        },
+    },
+    EnvOverride {
         variable: "SYSMANAGE_DATABASE_URL",
         key: "database.url",
         secret: true,
@@ -981,6 +997,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("SYSMANAGE_API_LISTEN"), "{message}");
+    }
+
+    #[test]
+    fn trusted_proxies_bad_value_named() {
+        let config =
+            Config::from_yaml("api:\n  trusted_proxies: [10.0.0.0/8, 192.0.2.1, \"::1\"]\n")
+                .unwrap();
+        let formatted: Vec<String> = config
+            .api
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(formatted, ["10.0.0.0/8", "192.0.2.1", "::1"]);
+
+        let error = Config::from_yaml("api:\n  trusted_proxies: [10.0.0.0/33]\n").unwrap_err();
+        assert!(error.contains("trusted_proxies"), "{error}");
+        assert!(error.contains("\"10.0.0.0/33\""), "{error}");
+
+        let env = environment(&[("SYSMANAGE_API_TRUSTED_PROXIES", "10.0.0.1, proxy.local")]);
+        let message = Config::load_with_defaults(None, &env, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("SYSMANAGE_API_TRUSTED_PROXIES"),
+            "{message}"
+        );
+        assert!(message.contains("\"proxy.local\""), "{message}");
+
+        let env = environment(&[("SYSMANAGE_API_TRUSTED_PROXIES", "127.0.0.1,10.0.0.0/8")]);
+        let config = Config::load_with_defaults(None, &env, &[]).unwrap().config;
+        assert_eq!(config.api.trusted_proxies.len(), 2);
     }
 
     #[test]

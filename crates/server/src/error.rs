@@ -2,7 +2,8 @@
 //!
 //! Every error body is `{"error": {"code": "...", "message": "...", "field": "..."}}`: `code` is
 //! stable for scripts, `message` is for people, and `field` names the invalid request field,
-//! query parameter or path parameter.
+//! query parameter or path parameter. A 409 for a duplicate install job also has `job_id`, the
+//! job that is already queued, sent or running.
 //!
 //! The extractors of the submodules ([`ApiJson`], [`OptionalApiJson`], [`ApiPath`],
 //! [`ApiQuery`]) turn bad requests into these bodies, with messages in JSON and HTTP terms. They
@@ -66,6 +67,13 @@ pub enum ApiError {
     Unprocessable { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// An install job identical to the requested one is queued, sent or running on the host.
+    /// A 409 `conflict` whose body names the job in `job_id`.
+    #[error(
+        "host {host_id} already has an identical install job {job_id} that is queued, sent or \
+         running; follow it with GET /jobs/{job_id} and send the request again once it has finished"
+    )]
+    DuplicateJob { host_id: i64, job_id: i64 },
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
     #[error("internal error")]
@@ -91,7 +99,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Invalid { .. } | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::DuplicateJob { .. } => StatusCode::CONFLICT,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -107,7 +115,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Invalid { .. } | Self::Unprocessable { .. } => "invalid",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::DuplicateJob { .. } => "conflict",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }
@@ -124,6 +132,9 @@ struct ErrorDetail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The existing job of a [`ApiError::DuplicateJob`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job_id: Option<i64>,
 }
 
 impl IntoResponse for ApiError {
@@ -141,11 +152,16 @@ impl IntoResponse for ApiError {
             | Self::InvalidPath { field, .. } => Some(field.as_str()),
             _ => None,
         };
+        let job_id = match &self {
+            Self::DuplicateJob { job_id, .. } => Some(*job_id),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
                 field,
+                job_id,
             },
         };
         let mut response = (self.status(), Json(body)).into_response();

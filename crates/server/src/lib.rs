@@ -6,7 +6,8 @@
 //! `liveness` (last-seen times and up/down detection), `updates` (reports and queries), `jobs`
 //! (install jobs, delivery and results), `summary` (fleet counts for the dashboard), `events`
 //! (live events for the web UI), `ui` (the embedded web UI), `db` (connection, migrations,
-//! entities), `config`, `http` (router and listener) and `cli` (the `sysmanage-server`
+//! entities), `config`, `client_address` (the client of a request, also behind reverse
+//! proxies), `http` (router and listener) and `cli` (the `sysmanage-server`
 //! subcommands).
 
 pub mod agents;
@@ -14,6 +15,7 @@ pub mod api_time;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod db;

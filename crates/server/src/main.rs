@@ -95,6 +95,7 @@ async fn serve(config: Config, admin_password: Option<String>) -> anyhow::Result
         "postgres"
     };
 
+    let trusted_proxies = config.api.trusted_proxies.len();
     let (router, _state) = app::build(config, Clock::system(), admin_password).await?;
 
     let handle = axum_server::Handle::new();
@@ -107,6 +108,7 @@ async fn serve(config: Config, admin_password: Option<String>) -> anyhow::Result
         %address,
         backend,
         tls = tls_config.is_some(),
+        trusted_proxies,
         version = env!("CARGO_PKG_VERSION"),
         "server listening"
     );

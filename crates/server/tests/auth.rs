@@ -582,3 +582,218 @@ async fn user_changes_own_password_and_other_sessions_end() {
         );
     }
 }
+
+/// Sends `POST /login` from `client` with `X-Forwarded-For: forwarded_for`.
+async fn login_forwarded(
+    server: &TestServer,
+    client: &reqwest::Client,
+    forwarded_for: &str,
+    userid: &str,
+    password: &str,
+) -> StatusCode {
+    client
+        .post(server.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "userid": userid, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Starts a server that locks after 3 failures and trusts the proxies in `trusted_proxies`.
+async fn start_behind_proxy(backend: Backend, trusted_proxies: &str) -> TestServer {
+    let trusted_proxies = sysmanage_server::client_address::parse_list(trusted_proxies).unwrap();
+    TestServer::start_with(backend, Clock::manual(T0), move |config| {
+        config.security.login_max_failures = 3;
+        config.security.login_lockout_secs = 60;
+        config.api.trusted_proxies = trusted_proxies;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn forwarded_for_ignored_from_untrusted_peer() {
+    for backend in BACKENDS {
+        // Another loopback address is trusted, but not the one this client connects from.
+        let server = start_behind_proxy(backend, "127.0.0.20").await;
+        let client = client_from(21);
+        for (userid, forwarded_for) in [
+            ("alice", "203.0.113.1"),
+            ("bob", "203.0.113.2"),
+            ("carol", "203.0.113.3"),
+        ] {
+            let status = login_forwarded(&server, &client, forwarded_for, userid, "guess").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+        // The failures counted against 127.0.0.21, whatever the header claimed.
+        let status =
+            login_forwarded(&server, &client, "198.51.100.9", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{backend:?}");
+        let response = login_status(&server, &client_from(22), "admin", ADMIN_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn forwarded_for_honoured_from_trusted_proxy() {
+    for backend in BACKENDS {
+        let server = start_behind_proxy(backend, "127.0.0.23, 10.0.0.0/8").await;
+        let proxy = client_from(23);
+        // The attacker's address is the right-most entry that is not a trusted proxy.
+        for userid in ["alice", "bob", "carol"] {
+            let status = login_forwarded(
+                &server,
+                &proxy,
+                "192.0.2.66, 203.0.113.5, 10.1.2.3",
+                userid,
+                "guess",
+            )
+            .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+        let status = login_forwarded(&server, &proxy, "203.0.113.5", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{backend:?}: the attacker's address is locked"
+        );
+
+        // Another user behind the same proxy is not locked out.
+        let status =
+            login_forwarded(&server, &proxy, "198.51.100.7", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+        // Nor is a client that writes the attacker's address further left, which only the
+        // client itself can have written.
+        let status = login_forwarded(
+            &server,
+            &proxy,
+            "203.0.113.5, 198.51.100.8",
+            "admin",
+            ADMIN_PASSWORD,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn per_user_limit_behind_proxy() {
+    for backend in BACKENDS {
+        let server = start_behind_proxy(backend, "127.0.0.24").await;
+        let mut admin = support::api::ApiClient::admin(&server).await;
+        let (status, body) = admin
+            .post(
+                "/users",
+                json!({"userid": "operator", "password": "operator-password"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{backend:?}: {body}");
+        let proxy = client_from(24);
+
+        // Guesses for one user id spread over three client addresses.
+        for last in 1..=3 {
+            let forwarded_for = format!("203.0.113.{last}");
+            let status =
+                login_forwarded(&server, &proxy, &forwarded_for, "admin", "wrong password").await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+        let status =
+            login_forwarded(&server, &proxy, "198.51.100.1", "admin", ADMIN_PASSWORD).await;
+        assert_eq!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{backend:?}: the user id is locked from every address"
+        );
+
+        // Another user id through the same proxy, even from an address that guessed, is not
+        // locked out.
+        let status = login_forwarded(
+            &server,
+            &proxy,
+            "203.0.113.1",
+            "operator",
+            "operator-password",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}");
+    }
+}
+
+/// Starts a server that locks after 3 failures, with the user `dave` (password
+/// `first-password`), and returns it with an administrator client and dave's id.
+async fn start_with_dave(backend: Backend) -> (TestServer, support::api::ApiClient, i64) {
+    let server = TestServer::start_with(backend, Clock::manual(T0), |config| {
+        config.security.login_max_failures = 3;
+    })
+    .await;
+    let mut admin = support::api::ApiClient::admin(&server).await;
+    let (status, body) = admin
+        .post(
+            "/users",
+            json!({"userid": "dave", "password": "first-password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{backend:?}: {body}");
+    let id = body["id"].as_i64().unwrap();
+    (server, admin, id)
+}
+
+#[tokio::test]
+async fn admin_password_reset_clears_failures() {
+    for backend in BACKENDS {
+        let (server, mut admin, dave_id) = start_with_dave(backend).await;
+        for last in 30..33 {
+            let response = login_status(&server, &client_from(last), "dave", "guess").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+        let locked = login_status(&server, &client_from(33), "dave", "first-password").await;
+        assert_eq!(
+            locked.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{backend:?}"
+        );
+
+        let (status, body) = admin
+            .request(
+                reqwest::Method::PUT,
+                &format!("/users/{dave_id}"),
+                Some(json!({"password": "second-password"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: {body}");
+        let response = login_status(&server, &client_from(34), "dave", "second-password").await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{backend:?}: the reset password works at once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn own_password_change_clears_failures() {
+    for backend in BACKENDS {
+        let (server, _admin, _) = start_with_dave(backend).await;
+        let mut session = support::api::ApiClient::login(&server, "dave", "first-password").await;
+        for last in 40..42 {
+            let response = login_status(&server, &client_from(last), "dave", "guess").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+
+        let (status, body) = session
+            .post(
+                "/account/password",
+                json!({"current_password": "first-password", "new_password": "second-password"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{backend:?}: {body}");
+        // Without the reset, these two failures would make four and lock the user id.
+        for last in 42..44 {
+            let response = login_status(&server, &client_from(last), "dave", "guess").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{backend:?}");
+        }
+        let response = login_status(&server, &client_from(44), "dave", "second-password").await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
+    }
+}

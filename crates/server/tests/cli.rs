@@ -21,6 +21,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_sysmanage-server");
 const INITIAL: &str = "m20261204_000001_initial";
 const HOST_INVENTORY: &str = "m20261204_000002_host_inventory";
 const LIST_INDEXES: &str = "m20261204_000003_list_indexes";
+const JOB_REQUEST_KEY: &str = "m20261204_000004_job_request_key";
 
 /// Runs the binary with `--config` and `args`, without any inherited `SYSMANAGE_` variables.
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -115,21 +116,27 @@ async fn db_commands_on_sqlite_file() {
     assert_eq!(
         stdout(&status),
         format!(
-            "{opened}current revision: none\npending migrations: 3\n  {INITIAL}\n  \
-             {HOST_INVENTORY}\n  {LIST_INDEXES}\n"
+            "{opened}current revision: none\npending migrations: 4\n  {INITIAL}\n  \
+             {HOST_INVENTORY}\n  {LIST_INDEXES}\n  {JOB_REQUEST_KEY}\n"
         )
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
-        format!("{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\npending  {LIST_INDEXES}\n")
+        format!(
+            "{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\npending  {LIST_INDEXES}\n\
+             pending  {JOB_REQUEST_KEY}\n"
+        )
     );
 
     let upgrade = run(&config, &["db", "upgrade"]);
     assert!(upgrade.status.success(), "{}", stderr(&upgrade));
     assert_eq!(
         stdout(&upgrade),
-        format!("applied {INITIAL}\napplied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n")
+        format!(
+            "applied {INITIAL}\napplied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n\
+             applied {JOB_REQUEST_KEY}\n"
+        )
     );
     assert!(table_exists(dir.path(), "users").await);
     let again = run(&config, &["db", "upgrade"]);
@@ -138,15 +145,18 @@ async fn db_commands_on_sqlite_file() {
     let status = run(&config, &["db", "status"]);
     assert_eq!(
         stdout(&status),
-        format!("{opened}current revision: {LIST_INDEXES}\npending migrations: none\n")
+        format!("{opened}current revision: {JOB_REQUEST_KEY}\npending migrations: none\n")
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
-        format!("{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\napplied  {LIST_INDEXES}\n")
+        format!(
+            "{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\napplied  {LIST_INDEXES}\n\
+             applied  {JOB_REQUEST_KEY}\n"
+        )
     );
 
-    let keep = run(&config, &["db", "downgrade", "--to", LIST_INDEXES]);
+    let keep = run(&config, &["db", "downgrade", "--to", JOB_REQUEST_KEY]);
     assert!(keep.status.success(), "{}", stderr(&keep));
     assert_eq!(stdout(&keep), "nothing to downgrade\n");
     assert!(table_exists(dir.path(), "users").await);
@@ -163,7 +173,7 @@ async fn db_commands_on_sqlite_file() {
     assert!(to_initial.status.success(), "{}", stderr(&to_initial));
     assert_eq!(
         stdout(&to_initial),
-        format!("reverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
+        format!("reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
     );
     assert!(table_exists(dir.path(), "hosts").await);
 
@@ -246,7 +256,9 @@ async fn inventory_migration_down_and_up() {
         );
         assert_eq!(
             stdout(&downgrade),
-            format!("reverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
+            format!(
+                "reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n"
+            )
         );
         assert!(!inventory_columns_exist(&url).await, "{backend:?}");
 
@@ -254,7 +266,9 @@ async fn inventory_migration_down_and_up() {
         assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
         assert_eq!(
             stdout(&again),
-            format!("applied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n")
+            format!(
+                "applied {HOST_INVENTORY}\napplied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\n"
+            )
         );
         assert!(inventory_columns_exist(&url).await, "{backend:?}");
     }
@@ -353,13 +367,16 @@ async fn list_index_migration_counts_existing_updates() {
             stderr(&upgrade)
         );
         assert_eq!(list_indexes(&url).await.len(), 3, "{backend:?}");
-        let downgrade = run(&config, &["db", "downgrade"]);
+        let downgrade = run(&config, &["db", "downgrade", "--to", HOST_INVENTORY]);
         assert!(
             downgrade.status.success(),
             "{backend:?}: {}",
             stderr(&downgrade)
         );
-        assert_eq!(stdout(&downgrade), format!("reverted {LIST_INDEXES}\n"));
+        assert_eq!(
+            stdout(&downgrade),
+            format!("reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\n")
+        );
         assert!(update_counts(&url).await.is_none(), "{backend:?}");
         assert!(list_indexes(&url).await.is_empty(), "{backend:?}");
 
@@ -400,7 +417,10 @@ async fn list_index_migration_counts_existing_updates() {
 
         let again = run(&config, &["db", "upgrade"]);
         assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
-        assert_eq!(stdout(&again), format!("applied {LIST_INDEXES}\n"));
+        assert_eq!(
+            stdout(&again),
+            format!("applied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\n")
+        );
         assert_eq!(
             update_counts(&url).await.unwrap(),
             [
@@ -424,6 +444,141 @@ async fn list_index_migration_counts_existing_updates() {
     }
 }
 
+/// Returns `id request_key` lines of every job, sorted by id, with `-` for a NULL key.
+async fn job_request_keys(url: &str) -> Vec<String> {
+    let connection = db::connect(url, 1).await.unwrap();
+    let rows = connection
+        .query_all_raw(Statement::from_string(
+            connection.get_database_backend(),
+            "SELECT id, request_key FROM jobs ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+    rows.iter()
+        .map(|row| {
+            let key: Option<String> = row.try_get("", "request_key").unwrap();
+            format!(
+                "{} {}",
+                row.try_get::<i64>("", "id").unwrap(),
+                key.as_deref().unwrap_or("-")
+            )
+        })
+        .collect()
+}
+
+/// The request-key migration keys the open jobs stored before it, leaves a duplicate of an older
+/// open job without a key, and its index then rejects a second open job with the same key.
+#[tokio::test]
+async fn job_request_key_migration_keys_open_jobs() {
+    for backend in support::BACKENDS {
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = match backend {
+            support::Backend::Sqlite => None,
+            support::Backend::Postgres => Some(support::PostgresDatabase::create().await),
+        };
+        let url = postgres.as_ref().map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("server.sqlite").display()
+                )
+            },
+            |database| database.url.clone(),
+        );
+        let config = dir.path().join("sysmanage.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir: {}\ndatabase:\n  url: \"{url}\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+
+        let upgrade = run(&config, &["db", "upgrade"]);
+        assert!(
+            upgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&upgrade)
+        );
+        let downgrade = run(&config, &["db", "downgrade"]);
+        assert!(
+            downgrade.status.success(),
+            "{backend:?}: {}",
+            stderr(&downgrade)
+        );
+        assert_eq!(stdout(&downgrade), format!("reverted {JOB_REQUEST_KEY}\n"));
+
+        // Jobs accepted before the migration: two identical open ones, an open package job,
+        // and a finished one identical to the first.
+        let curl =
+            r#"{"mode":"packages","packages":[{"manager":"apt","name":"curl","version":"8.1-1"}]}"#;
+        let connection = db::connect(&url, 1).await.unwrap();
+        connection
+            .execute_unprepared(
+                "INSERT INTO hosts (id, hostname, fqdn, os_name, os_version, kernel, \
+                 architecture, agent_version, public_key, approval, status, \
+                 status_changed_at, reboot_required, created_at) VALUES (1, 'h1', 'h1', \
+                 'Debian', '12', '6.1', 'x86_64', '1', 'key1', 'approved', 'up', 0, false, 0)",
+            )
+            .await
+            .unwrap();
+        for (id, request, state) in [
+            (1, r#"{"mode":"all"}"#, "queued"),
+            (2, r#"{"mode":"all"}"#, "sent"),
+            (3, curl, "running"),
+            (4, r#"{"mode":"all"}"#, "succeeded"),
+        ] {
+            connection
+                .execute_unprepared(&format!(
+                    "INSERT INTO jobs (id, host_id, request, state, created_at, expires_at, \
+                     reboot_required) VALUES ({id}, 1, '{request}', '{state}', 0, 1, false)"
+                ))
+                .await
+                .unwrap();
+        }
+        connection.close().await.unwrap();
+
+        let again = run(&config, &["db", "upgrade"]);
+        assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
+        assert_eq!(stdout(&again), format!("applied {JOB_REQUEST_KEY}\n"));
+        let curl_key = sysmanage_server::jobs::request_key(&serde_json::from_str(curl).unwrap());
+        assert_eq!(
+            job_request_keys(&url).await,
+            [
+                "1 all".to_owned(),
+                "2 -".to_owned(),
+                format!("3 {curl_key}"),
+                "4 -".to_owned()
+            ],
+            "{backend:?}"
+        );
+
+        let connection = db::connect(&url, 1).await.unwrap();
+        let second_open = connection
+            .execute_unprepared(
+                "INSERT INTO jobs (id, host_id, request, state, created_at, expires_at, \
+                 reboot_required, request_key) VALUES (5, 1, '{\"mode\":\"all\"}', 'queued', \
+                 0, 1, false, 'all')",
+            )
+            .await;
+        assert!(
+            second_open.is_err(),
+            "{backend:?}: a second open job was stored"
+        );
+        connection
+            .execute_unprepared(
+                "INSERT INTO jobs (id, host_id, request, state, created_at, expires_at, \
+                 reboot_required, request_key) VALUES (6, 1, '{\"mode\":\"all\"}', 'failed', \
+                 0, 1, false, 'all')",
+            )
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+    }
+}
+
 #[test]
 fn unknown_config_key_names_key_and_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -433,6 +588,35 @@ fn unknown_config_key_names_key_and_file() {
     let message = stderr(&output);
     assert!(message.contains("lisen"), "{message}");
     assert!(message.contains(&config.display().to_string()), "{message}");
+}
+
+#[test]
+fn bad_trusted_proxy_names_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(
+        dir.path(),
+        "api:\n  trusted_proxies: [127.0.0.1, 10.0.0.0/33]\n",
+    );
+    // `db status` loads the configuration as `serve` does, but exits on success too.
+    let output = run(&config, &["db", "status"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("\"10.0.0.0/33\""), "{message}");
+    assert!(message.contains(&config.display().to_string()), "{message}");
+
+    let config = sqlite_config(dir.path(), "");
+    let output = command(&config)
+        .args(["db", "status"])
+        .env("SYSMANAGE_API_TRUSTED_PROXIES", "127.0.0.1,proxy.internal")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("SYSMANAGE_API_TRUSTED_PROXIES"),
+        "{message}"
+    );
+    assert!(message.contains("\"proxy.internal\""), "{message}");
 }
 
 #[test]

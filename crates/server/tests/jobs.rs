@@ -581,3 +581,200 @@ async fn install_validation_per_manager() {
         }
     }
 }
+
+fn packages_request(packages: &[(&str, &str)]) -> Value {
+    let packages: Vec<Value> = packages
+        .iter()
+        .map(|(name, version)| json!({"manager": "apt", "name": name, "version": version}))
+        .collect();
+    json!({ "packages": packages })
+}
+
+/// Posts `body` to `path` and returns the id of the created job, expecting 201.
+async fn create_ok(api: &mut ApiClient, path: &str, body: Value) -> i64 {
+    let (status, reply) = api.post(path, body.clone()).await;
+    assert_eq!(status, 201, "{path} {body}: {reply}");
+    reply["job_id"].as_i64().unwrap()
+}
+
+/// Posts `body` to `path`, expects a 409 for a duplicate and returns the job id it names.
+async fn create_duplicate(api: &mut ApiClient, path: &str, body: Value) -> i64 {
+    let (status, reply) = api.post(path, body.clone()).await;
+    assert_eq!(status, 409, "{path} {body}: {reply}");
+    assert_eq!(reply["error"]["code"], "conflict", "{reply}");
+    let job_id = reply["error"]["job_id"].as_i64().unwrap();
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&format!("job {job_id}")), "{message}");
+    job_id
+}
+
+#[tokio::test]
+async fn identical_job_rejected_until_finished() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut connection = approved_agent("web1").connect(&server).await;
+        let host_id = connection.host_id();
+        let other_id = approved_agent("web2").connect(&server).await.host_id();
+        let path = format!("/hosts/{host_id}/updates/install");
+
+        let all_job = create_ok(&mut api, &path, json!({"all": true})).await;
+        assert_eq!(expect_install_job(&mut connection).await.job_id, all_job);
+        let existing = create_duplicate(&mut api, &path, json!({"all": true})).await;
+        assert_eq!(existing, all_job, "{backend:?}: a sent job counts");
+        connection
+            .send(AgentMessage::JobStarted { job_id: all_job })
+            .await;
+        wait_for_job_state(&mut api, all_job, "running").await;
+        let existing = create_duplicate(&mut api, &path, json!({"all": true})).await;
+        assert_eq!(existing, all_job, "{backend:?}: a running job counts");
+
+        // Another selection, another package list or another version is another job.
+        let curl_vim = create_ok(
+            &mut api,
+            &path,
+            packages_request(&[("curl", "8.1-1"), ("vim", "9.0")]),
+        )
+        .await;
+        expect_install_job(&mut connection).await;
+        for different in [
+            json!({"security_only": true}),
+            packages_request(&[("curl", "8.1-1")]),
+            packages_request(&[("curl", "8.1-1"), ("vim", "9.1")]),
+        ] {
+            create_ok(&mut api, &path, different).await;
+            expect_install_job(&mut connection).await;
+        }
+        // The same packages in another order are the same job.
+        let existing = create_duplicate(
+            &mut api,
+            &path,
+            packages_request(&[("vim", "9.0"), ("curl", "8.1-1")]),
+        )
+        .await;
+        assert_eq!(existing, curl_vim, "{backend:?}");
+
+        // Once the job has finished, the same request is accepted again.
+        connection
+            .send(AgentMessage::JobResult(JobResult {
+                job_id: all_job,
+                success: true,
+                packages: Vec::new(),
+                output_tail: String::new(),
+                failure: None,
+                reboot_required: false,
+            }))
+            .await;
+        assert_eq!(
+            connection.recv().await,
+            ServerMessage::JobResultAck { job_id: all_job }
+        );
+        let second_all_job = create_ok(&mut api, &path, json!({"all": true})).await;
+        assert_ne!(second_all_job, all_job);
+        assert_eq!(
+            expect_install_job(&mut connection).await.job_id,
+            second_all_job
+        );
+
+        // In a bulk request, the host with the identical job is skipped and names it.
+        let bulk = json!({"host_ids": [host_id, other_id], "all": true});
+        let (status, created) = api.post("/jobs", bulk.clone()).await;
+        assert_eq!(status, 201, "{backend:?}: {created}");
+        let jobs = created["jobs"].as_array().unwrap();
+        assert_eq!(jobs.len(), 1, "{backend:?}: {created}");
+        assert_eq!(jobs[0]["host_id"], other_id);
+        let other_job = jobs[0]["job_id"].as_i64().unwrap();
+        assert_eq!(
+            created["skipped"],
+            json!([{"host_id": host_id, "reason": "duplicate", "job_id": second_all_job}]),
+            "{backend:?}"
+        );
+
+        // When every host is skipped, the request fails and names the jobs.
+        let (status, reply) = api.post("/jobs", bulk).await;
+        assert_eq!(status, 409, "{backend:?}: {reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("(jobs {second_all_job}, {other_job})")),
+            "{backend:?}: {message}"
+        );
+
+        let jobs = api.get_ok(&format!("/jobs?host_id={host_id}")).await;
+        assert_eq!(jobs["total"], 6, "{backend:?}: {jobs}");
+        let jobs = api.get_ok(&format!("/jobs?host_id={other_id}")).await;
+        assert_eq!(jobs["total"], 1, "{backend:?}: {jobs}");
+    }
+}
+
+/// Number of identical requests sent at the same time.
+const PARALLEL_REQUESTS: usize = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_identical_jobs_create_one() {
+    for backend in BACKENDS {
+        let server = start(backend, Clock::system()).await;
+        let first_id = approved_agent("web1").connect(&server).await.host_id();
+        let second_id = approved_agent("web2").connect(&server).await.host_id();
+        // Tokens work once, so each parallel request needs a session of its own.
+        let mut clients = Vec::with_capacity(PARALLEL_REQUESTS);
+        for _ in 0..PARALLEL_REQUESTS {
+            clients.push(ApiClient::admin(&server).await);
+        }
+
+        let path = format!("/hosts/{first_id}/updates/install");
+        let replies = futures_util::future::join_all(
+            clients
+                .iter_mut()
+                .map(|client| client.post(&path, json!({"all": true}))),
+        )
+        .await;
+        let created: Vec<i64> = replies
+            .iter()
+            .filter(|(status, _)| *status == 201)
+            .map(|(_, reply)| reply["job_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(created.len(), 1, "{backend:?}: {replies:?}");
+        for (status, reply) in &replies {
+            if *status != 201 {
+                assert_eq!(*status, 409, "{backend:?}: {reply}");
+                assert_eq!(reply["error"]["job_id"], created[0], "{backend:?}: {reply}");
+            }
+        }
+
+        // Half of the requests list the hosts in the other order.
+        let replies = futures_util::future::join_all(clients.iter_mut().enumerate().map(
+            |(index, client)| {
+                let host_ids = if index % 2 == 0 {
+                    [first_id, second_id]
+                } else {
+                    [second_id, first_id]
+                };
+                client.post(
+                    "/jobs",
+                    json!({"host_ids": host_ids, "security_only": true}),
+                )
+            },
+        ))
+        .await;
+        let mut hosts_with_job = Vec::new();
+        for (status, reply) in &replies {
+            match status.as_u16() {
+                201 => hosts_with_job.extend(
+                    reply["jobs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|job| job["host_id"].as_i64().unwrap()),
+                ),
+                409 => {}
+                _ => panic!("{backend:?}: unexpected reply {status}: {reply}"),
+            }
+        }
+        hosts_with_job.sort_unstable();
+        assert_eq!(hosts_with_job, [first_id, second_id], "{backend:?}");
+
+        let mut api = ApiClient::admin(&server).await;
+        let jobs = api.get_ok("/jobs").await;
+        assert_eq!(jobs["total"], 3, "{backend:?}: {jobs}");
+    }
+}

@@ -104,8 +104,8 @@ export const installUpdates = (
 
 /**
  * Creates the same install job on every approved host of `request.host_ids` in one call. Hosts
- * that do not exist or are not approved come back in `skipped`; the call fails with 409 when
- * none of the hosts can install.
+ * that do not exist, are not approved or have an identical job queued or running come back in
+ * `skipped`. The call fails with 409 when none of the hosts gets a job.
  */
 export const installOnHosts = (api: ApiClient, request: BulkInstallRequest) =>
   api.post<BulkInstallResult>("/jobs", request);

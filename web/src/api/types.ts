@@ -158,13 +158,23 @@ export type InstallRequest =
 /** Body of `POST /jobs`: one install request for every listed host. */
 export type BulkInstallRequest = InstallRequest & { host_ids: number[] };
 
-/** Reason code that `POST /jobs` gives for a host that got no job. */
-export type SkipReason = "not_found" | "not_approved";
+/**
+ * Reason code that `POST /jobs` gives for a host that got no job. `duplicate` means that the
+ * host has an identical job queued, sent or running.
+ */
+export type SkipReason = "not_found" | "not_approved" | "duplicate";
+
+/** A host that `POST /jobs` created no job for. `job_id` names the identical job of a `duplicate`. */
+export interface SkippedHost {
+  host_id: number;
+  reason: SkipReason;
+  job_id?: number;
+}
 
 /** Response of `POST /jobs`: one job per approved host, and the hosts that got none. */
 export interface BulkInstallResult {
   jobs: { host_id: number; job_id: number; state: JobState }[];
-  skipped: { host_id: number; reason: SkipReason }[];
+  skipped: SkippedHost[];
 }
 
 /** Security updates among the updates of one status. */

@@ -169,6 +169,39 @@ describe("HostsPage bulk install", () => {
     });
   });
 
+  it("names the identical job of a skipped host", async () => {
+    await renderAs("admin", {
+      "POST /jobs": () => ({
+        status: 201,
+        body: {
+          jobs: [{ host_id: 1, job_id: 11, state: "sent" }],
+          skipped: [{ host_id: 2, reason: "duplicate", job_id: 9 }],
+        },
+      }),
+    });
+
+    await userEvent.click(
+      await screen.findByRole("checkbox", {
+        name: "Select all hosts on this page",
+      }),
+    );
+    await userEvent.click(
+      screen.getByRole("button", { name: "Install all updates" }),
+    );
+    const dialog = await screen.findByRole("dialog");
+    await userEvent.click(
+      within(dialog).getByRole("button", { name: "Install on 2 hosts" }),
+    );
+
+    const result = await screen.findByTestId("bulk-result");
+    expect(within(result).getByText("Skipped 1 host:")).toBeInTheDocument();
+    expect(
+      within(result).getByText(
+        "web-2: identical job 9 is still queued or running",
+      ),
+    ).toBeInTheDocument();
+  });
+
   it("shows a conflict in the confirmation", async () => {
     await renderAs("admin", {
       "POST /jobs": () => ({

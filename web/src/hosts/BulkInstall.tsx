@@ -232,7 +232,7 @@ function BulkInstallSummary({
             <List size="sm">
               {skipped.map((skip) => (
                 <List.Item key={skip.host_id}>
-                  {hostname(skip.host_id)}: {describeSkipReason(skip.reason)}
+                  {hostname(skip.host_id)}: {describeSkipReason(skip)}
                 </List.Item>
               ))}
             </List>

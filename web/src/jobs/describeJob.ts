@@ -18,9 +18,19 @@ export function describeJob(job: Job): string {
 const SKIP_REASONS: Record<SkipReason, string> = {
   not_found: "the host no longer exists",
   not_approved: "the host is not approved",
+  duplicate: "an identical job is still queued or running",
 };
 
-/** Describes why `POST /jobs` created no job for a host. An unknown reason code shows unchanged. */
-export function describeSkipReason(reason: string): string {
-  return SKIP_REASONS[reason as SkipReason] ?? reason;
+/**
+ * Describes why `POST /jobs` created no job for a host, naming the identical job of a
+ * `duplicate`. An unknown reason code shows unchanged.
+ */
+export function describeSkipReason(skip: {
+  reason: string;
+  job_id?: number;
+}): string {
+  if (skip.reason === "duplicate" && skip.job_id !== undefined) {
+    return `identical job ${skip.job_id} is still queued or running`;
+  }
+  return SKIP_REASONS[skip.reason as SkipReason] ?? skip.reason;
 }

@@ -154,7 +154,7 @@ export function UpdatesPage() {
         state.jobIds.push(...result.jobs.map((job) => job.job_id));
         for (const skip of result.skipped) {
           state.failed.push(
-            `${hostname(skip.host_id)} (${describeSkipReason(skip.reason)})`,
+            `${hostname(skip.host_id)} (${describeSkipReason(skip)})`,
           );
         }
       } catch (error) {

@@ -1,14 +1,13 @@
 //! `POST /account/password`: any signed-in user changes their own password.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait};
 use serde::Deserialize;
 
 use super::{CurrentUser, password, tokens};
+use crate::client_address::ClientAddress;
 use crate::db::entities::user;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
@@ -22,17 +21,19 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-/// `POST /account/password`: checks the current password, stores the new one and ends every
-/// other session of the user. The session of this request stays open. 204 on success; 422
+/// `POST /account/password`: checks the current password, stores the new one, ends every
+/// other session of the user and clears the failed-login counter of the user id. The session of
+/// this request stays open. 204 on success; 422
 /// naming `current_password` when it is wrong, or `new_password` when it is too short or long;
 /// 429 after too many wrong passwords, counted with failed logins.
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress {
+        client: address, ..
+    }: ClientAddress,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let address = peer.ip().to_canonical();
     state
         .login_limiter
         .check(&current.userid, address, state.clock.now_ms())?;
@@ -47,7 +48,11 @@ pub async fn change_password(
         state
             .login_limiter
             .record_failure(&current.userid, address, state.clock.now_ms());
-        tracing::info!(user_id = current.user_id, %address, "password change rejected: wrong current password");
+        tracing::info!(
+            user_id = current.user_id,
+            client_address = %address,
+            "password change rejected: wrong current password"
+        );
         return Err(ApiError::invalid(
             "current_password",
             "does not match your password; enter the password you log in with",
@@ -65,6 +70,7 @@ pub async fn change_password(
         tokens::revoke_user_except_chain(&transaction, current.user_id, &current.chain_id, now)
             .await?;
     transaction.commit().await?;
+    state.login_limiter.record_success(&current.userid);
     tracing::info!(
         user_id = current.user_id,
         userid = %current.userid,

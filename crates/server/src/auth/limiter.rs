@@ -1,9 +1,12 @@
 //! In-memory failed-login counters per user id and per client address.
 //!
 //! After `security.login_max_failures` failures within `security.login_lockout_secs`, logins for
-//! that user id, or from that address, are rejected for `security.login_lockout_secs`. A
-//! successful login clears the user id's counter but not the address's, so that one valid
-//! account cannot reset the limit for guessing others. The counters live in one process: with
+//! that user id, or from that address, are rejected for `security.login_lockout_secs`. Counting
+//! per user id means that spreading guesses over many addresses does not help, and a locked user
+//! id does not lock out other user ids. A successful login or password change clears the user
+//! id's counter but not the address's, so that one valid account cannot reset the limit for
+//! guessing others. Behind a reverse proxy the address is the client's only when the proxy is
+//! in `api.trusted_proxies` (see [`crate::client_address`]). The counters live in one process: with
 //! several server processes, each counts on its own.
 
 use std::collections::HashMap;
@@ -118,7 +121,8 @@ impl LoginLimiter {
         }
     }
 
-    /// Clears the counter of `userid` after a successful login.
+    /// Clears the counter of `userid` after a successful login or a password change. The
+    /// counters of client addresses stay.
     pub fn record_success(&self, userid: &str) {
         let userid: String = userid.chars().take(MAX_KEY_CHARS).collect();
         self.counters

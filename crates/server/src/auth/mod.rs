@@ -15,9 +15,7 @@ mod limiter;
 pub mod password;
 pub mod tokens;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +28,7 @@ pub use bootstrap::bootstrap_admin;
 pub use limiter::{LoginLimiter, MAX_COUNTERS};
 pub use tokens::spawn_token_purge;
 
+use crate::client_address::ClientAddress;
 use crate::db::entities::user;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::state::AppState;
@@ -81,17 +80,23 @@ pub struct LoginResponse {
 /// `POST /login`: checks the password and starts a token chain.
 ///
 /// Wrong credentials, unknown users and inactive users all get the same 401. Too many failures
-/// for the user id or from the client address get 429 with `Retry-After`.
+/// for the user id or from the client address get 429 with `Retry-After`. Behind a reverse
+/// proxy in `api.trusted_proxies`, the client address comes from `X-Forwarded-For`.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddress { client, peer }: ClientAddress,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let address = peer.ip().to_canonical();
     state
         .login_limiter
-        .check(&request.userid, address, state.clock.now_ms())
-        .inspect_err(|_| tracing::info!(%address, "login rejected: too many failures"))?;
+        .check(&request.userid, client, state.clock.now_ms())
+        .inspect_err(|_| {
+            tracing::info!(
+                client_address = %client,
+                %peer,
+                "login rejected: too many failures"
+            );
+        })?;
 
     let found = user::Entity::find()
         .filter(user::Column::Userid.eq(&request.userid))
@@ -110,18 +115,23 @@ pub async fn login(
         found => {
             state
                 .login_limiter
-                .record_failure(&request.userid, address, now);
+                .record_failure(&request.userid, client, now);
             if let Some(user) = found {
                 tracing::info!(
                     user_id = user.id,
                     userid = %user.userid,
                     active = user.active,
-                    %address,
+                    client_address = %client,
+                    %peer,
                     "login failed"
                 );
             } else {
                 // The attempted user id is not logged: it may be a password typed in the wrong box.
-                tracing::info!(%address, "login failed for an unknown user id");
+                tracing::info!(
+                    client_address = %client,
+                    %peer,
+                    "login failed for an unknown user id"
+                );
             }
             return Err(ApiError::InvalidCredentials);
         }
@@ -137,7 +147,14 @@ pub async fn login(
         state.config.security.idle_timeout_ms(),
     )
     .await?;
-    tracing::info!(user_id = user.id, userid = %user.userid, %chain_id, %address, "user logged in");
+    tracing::info!(
+        user_id = user.id,
+        userid = %user.userid,
+        %chain_id,
+        client_address = %client,
+        %peer,
+        "user logged in"
+    );
     Ok(Json(LoginResponse { token }))
 }
 

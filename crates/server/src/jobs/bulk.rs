@@ -1,5 +1,5 @@
 //! `POST /jobs`: one install request for many hosts, created in one transaction and sent to the
-//! connected hosts at once.
+//! connected hosts at once. A host with an identical job queued, sent or running is skipped.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,10 +12,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Que
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{Approval, InstallJob, InstallRequest, ServerMessage};
 
-use super::create::{InstallBody, NewJob, PackageBody, validate_request};
+use super::create::{InstallBody, PackageBody, validate_request};
 use super::job_state;
+use super::new_job::{CHUNK, NewJob, insert_jobs};
 use crate::auth::CurrentUser;
-use crate::db::entities::{host, job, job_package};
+use crate::db::entities::{host, job};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::events::{self, Event};
 use crate::hosts::parse_approval;
@@ -23,10 +24,6 @@ use crate::state::AppState;
 
 /// Maximum number of hosts in one request.
 const MAX_HOSTS: usize = 100_000;
-
-/// Rows per `INSERT`, `UPDATE ... IN` or `SELECT ... IN` statement. A job row binds 14 values,
-/// so 1,000 rows stay under SQLite's limit of 32,766 bound variables and PostgreSQL's 65,535.
-const CHUNK: usize = 1000;
 
 /// Connected hosts a job is handed to at the same time. A host whose queue is full makes its
 /// send wait, so one slow host does not hold up the others.
@@ -56,9 +53,22 @@ pub struct CreatedJob {
 #[derive(Debug, Serialize)]
 pub struct SkippedHost {
     pub host_id: i64,
-    /// `not_found` or `not_approved`.
+    /// [`NOT_FOUND`], [`NOT_APPROVED`] or [`DUPLICATE`].
     pub reason: &'static str,
+    /// For [`DUPLICATE`], the identical job that has not finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
 }
+
+/// Skip reason of a host that does not exist.
+const NOT_FOUND: &str = "not_found";
+/// Skip reason of a host that is pending or rejected.
+const NOT_APPROVED: &str = "not_approved";
+/// Skip reason of a host that has an identical job queued, sent or running.
+const DUPLICATE: &str = "duplicate";
+
+/// Maximum job ids named in the message of a 409.
+const MAX_JOB_IDS_IN_MESSAGE: usize = 10;
 
 /// Body of the 201 response.
 #[derive(Debug, Serialize)]
@@ -122,52 +132,6 @@ async fn approvals(
     Ok(found)
 }
 
-/// Inserts one queued job per host in one transaction and returns `(host_id, job_id)` pairs in
-/// the order of `host_ids`.
-async fn insert_jobs(
-    state: &AppState,
-    host_ids: &[i64],
-    new_job: &NewJob<'_>,
-) -> ApiResult<Vec<(i64, i64)>> {
-    let txn = crate::transaction::begin_write(&state.db).await?;
-    let mut job_ids: HashMap<i64, i64> = HashMap::with_capacity(host_ids.len());
-    for chunk in host_ids.chunks(CHUNK) {
-        // SQLite returns the rows of `RETURNING` in no set order, so jobs are matched to their
-        // hosts by `host_id`, which is unique within one request.
-        let inserted = job::Entity::insert_many(chunk.iter().map(|&host_id| new_job.row(host_id)))
-            .exec_with_returning(&txn)
-            .await?;
-        job_ids.extend(inserted.into_iter().map(|model| (model.host_id, model.id)));
-        let chunk_job_ids: Vec<i64> = chunk
-            .iter()
-            .filter_map(|host_id| job_ids.get(host_id).copied())
-            .collect();
-        if let Some(rows) = new_job.package_rows(&chunk_job_ids) {
-            let rows: Vec<job_package::ActiveModel> = rows.collect();
-            // A package row binds 7 values; 1,000 packages per job is the request's limit.
-            for rows in rows.chunks(CHUNK * 2) {
-                job_package::Entity::insert_many(rows.iter().cloned())
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
-        }
-    }
-    txn.commit().await?;
-    host_ids
-        .iter()
-        .map(|host_id| {
-            job_ids
-                .get(host_id)
-                .map(|job_id| (*host_id, *job_id))
-                .ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!(
-                        "the database returned no job for host {host_id} of a bulk insert"
-                    ))
-                })
-        })
-        .collect()
-}
-
 /// Hands each job to its host's connection, if the host is connected, and returns the ids of
 /// the jobs that went out.
 async fn send_jobs(state: &AppState, jobs: &[(i64, i64)], request: &InstallRequest) -> Vec<i64> {
@@ -219,8 +183,9 @@ async fn mark_all_sent(state: &AppState, job_ids: &[i64]) -> Result<HashSet<i64>
 }
 
 /// `POST /jobs`: creates one install job for each approved host of `host_ids` and sends it at
-/// once to the hosts that are connected. 201 with the jobs and the hosts skipped (unknown or
-/// not approved); 409 when no host of the list can install; 422 naming the invalid field.
+/// once to the hosts that are connected. 201 with the jobs and the hosts skipped (unknown, not
+/// approved, or with an identical job queued, sent or running); 409 when no host of the list
+/// gets a job; 422 naming the invalid field.
 pub async fn create_jobs(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -237,40 +202,51 @@ pub async fn create_jobs(
     let approvals = approvals(&state.db, &host_ids).await?;
     let mut skipped = Vec::new();
     let mut approved = Vec::with_capacity(host_ids.len());
-    for host_id in host_ids {
-        match approvals.get(&host_id) {
-            Some(Approval::Approved) => approved.push(host_id),
-            Some(_) => skipped.push(SkippedHost {
-                host_id,
-                reason: "not_approved",
-            }),
-            None => skipped.push(SkippedHost {
-                host_id,
-                reason: "not_found",
-            }),
-        }
+    for &host_id in &host_ids {
+        let reason = match approvals.get(&host_id) {
+            Some(Approval::Approved) => {
+                approved.push(host_id);
+                continue;
+            }
+            Some(_) => NOT_APPROVED,
+            None => NOT_FOUND,
+        };
+        skipped.push(SkippedHost {
+            host_id,
+            reason,
+            job_id: None,
+        });
     }
     if approved.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "none of the {} hosts can install updates: {} do not exist and {} are not approved; \
-             list approved hosts (GET /hosts?approval=approved)",
-            skipped.len(),
-            skipped
-                .iter()
-                .filter(|host| host.reason == "not_found")
-                .count(),
-            skipped
-                .iter()
-                .filter(|host| host.reason == "not_approved")
-                .count(),
-        )));
+        return Err(no_host_gets_job(&skipped));
     }
 
     let new_job = NewJob::new(&state, &request, Some(user.user_id))?;
-    let jobs = insert_jobs(&state, &approved, &new_job).await?;
+    let inserted = insert_jobs(&state, &approved, &new_job).await?;
+    skipped.extend(
+        inserted
+            .duplicates
+            .iter()
+            .map(|&(host_id, job_id)| SkippedHost {
+                host_id,
+                reason: DUPLICATE,
+                job_id: Some(job_id),
+            }),
+    );
+    let position: HashMap<i64, usize> = host_ids
+        .iter()
+        .enumerate()
+        .map(|(index, host_id)| (*host_id, index))
+        .collect();
+    skipped.sort_by_key(|host| position.get(&host.host_id).copied());
+    let jobs = inserted.created;
+    if jobs.is_empty() {
+        return Err(no_host_gets_job(&skipped));
+    }
     tracing::info!(
         jobs = jobs.len(),
         skipped = skipped.len(),
+        duplicates = inserted.duplicates.len(),
         user = %user.userid,
         "install jobs created"
     );
@@ -312,6 +288,32 @@ pub async fn create_jobs(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(BulkCreated { jobs, skipped })))
+}
+
+/// Returns the 409 of a request in which every host was skipped, with the count of each reason
+/// and the first few identical jobs.
+fn no_host_gets_job(skipped: &[SkippedHost]) -> ApiError {
+    let count = |reason: &str| skipped.iter().filter(|host| host.reason == reason).count();
+    let duplicate_jobs: Vec<String> = skipped
+        .iter()
+        .filter_map(|host| host.job_id)
+        .take(MAX_JOB_IDS_IN_MESSAGE)
+        .map(|job_id| job_id.to_string())
+        .collect();
+    let duplicate_jobs = if duplicate_jobs.is_empty() {
+        String::new()
+    } else {
+        format!(" (jobs {})", duplicate_jobs.join(", "))
+    };
+    ApiError::Conflict(format!(
+        "none of the {} hosts can install updates: {} do not exist, {} are not approved and {} \
+         already have an identical job queued, sent or running{duplicate_jobs}; list approved \
+         hosts with GET /hosts?approval=approved, and follow a job with GET /jobs/{{id}}",
+        skipped.len(),
+        count(NOT_FOUND),
+        count(NOT_APPROVED),
+        count(DUPLICATE),
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
 use sysmanage_protocol::{
     Approval, InstallJob, InstallRequest, PackageSpec, ServerMessage, validate_manager,
@@ -14,8 +14,9 @@ use sysmanage_protocol::{
 
 use super::delivery::mark_sent;
 use super::job_state;
+use super::new_job::{NewJob, insert_jobs};
 use crate::auth::CurrentUser;
-use crate::db::entities::{host, job, job_package};
+use crate::db::entities::host;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::events::{self, Event};
 use crate::hosts::parse_approval;
@@ -117,7 +118,8 @@ pub(super) fn validate_request(body: InstallBody) -> ApiResult<InstallRequest> {
 
 /// `POST /hosts/{id}/updates/install`: creates a job for an approved host and sends it at once
 /// when the host is connected. 201 with `{"job_id": ..., "state": ...}`; 404 for an unknown
-/// host; 409 for a host that is not approved; 422 naming the invalid field.
+/// host; 409 for a host that is not approved, or that has an identical job queued, sent or
+/// running (the body's `job_id` names that job); 422 naming the invalid field.
 pub async fn create_job(
     State(state): State<AppState>,
     Extension(user): Extension<CurrentUser>,
@@ -137,7 +139,25 @@ pub async fn create_job(
         )));
     }
 
-    let job_id = insert_job(&state, host_id, &request, Some(user.user_id)).await?;
+    let new_job = NewJob::new(&state, &request, Some(user.user_id))?;
+    let inserted = insert_jobs(&state, &[host_id], &new_job).await?;
+    if let Some(&(_, existing_job_id)) = inserted.duplicates.first() {
+        tracing::info!(
+            host_id,
+            job_id = existing_job_id,
+            user = %user.userid,
+            "install job rejected: an identical job has not finished"
+        );
+        return Err(ApiError::DuplicateJob {
+            host_id,
+            job_id: existing_job_id,
+        });
+    }
+    let Some(&(_, job_id)) = inserted.created.first() else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the database returned no job for host {host_id}"
+        )));
+    };
     tracing::info!(host_id, job_id, user = %user.userid, "install job created");
     events::publish(
         &state,
@@ -170,102 +190,6 @@ pub async fn create_job(
             state: job_state,
         }),
     ))
-}
-
-async fn insert_job(
-    state: &AppState,
-    host_id: i64,
-    request: &InstallRequest,
-    created_by: Option<i64>,
-) -> ApiResult<i64> {
-    let new_job = NewJob::new(state, request, created_by)?;
-    let txn = crate::transaction::begin_write(&state.db).await?;
-    let inserted = new_job.row(host_id).insert(&txn).await?;
-    if let Some(rows) = new_job.package_rows(&[inserted.id]) {
-        job_package::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(inserted.id)
-}
-
-/// What every job of one request shares: the stored request, its author and its times.
-pub(super) struct NewJob<'a> {
-    request: &'a InstallRequest,
-    request_json: String,
-    created_by: Option<i64>,
-    created_at: i64,
-    expires_at: i64,
-}
-
-impl<'a> NewJob<'a> {
-    pub(super) fn new(
-        state: &AppState,
-        request: &'a InstallRequest,
-        created_by: Option<i64>,
-    ) -> ApiResult<Self> {
-        let created_at = state.clock.now_ms();
-        let expiry_ms =
-            i64::try_from(state.config.jobs.expiry_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let request_json = serde_json::to_string(request).map_err(|error| {
-            ApiError::Internal(anyhow::anyhow!(
-                "failed to serialize a job request: {error}"
-            ))
-        })?;
-        Ok(Self {
-            request,
-            request_json,
-            created_by,
-            created_at,
-            expires_at: created_at.saturating_add(expiry_ms),
-        })
-    }
-
-    /// The `jobs` row of this request for one host, in state `queued`.
-    pub(super) fn row(&self, host_id: i64) -> job::ActiveModel {
-        job::ActiveModel {
-            host_id: Set(host_id),
-            request: Set(self.request_json.clone()),
-            state: Set(job_state::QUEUED.to_owned()),
-            created_by: Set(self.created_by),
-            created_at: Set(self.created_at),
-            sent_at: Set(None),
-            started_at: Set(None),
-            finished_at: Set(None),
-            expires_at: Set(self.expires_at),
-            reboot_required: Set(false),
-            output_tail: Set(None),
-            failure_kind: Set(None),
-            failure_message: Set(None),
-            ..Default::default()
-        }
-    }
-
-    /// One `job_packages` row per requested package and job, or `None` for a request without a
-    /// package list (`all`, `security_only`).
-    pub(super) fn package_rows(
-        &self,
-        job_ids: &[i64],
-    ) -> Option<impl Iterator<Item = job_package::ActiveModel>> {
-        let InstallRequest::Packages { packages } = self.request else {
-            return None;
-        };
-        Some(job_ids.iter().flat_map(move |&job_id| {
-            packages
-                .iter()
-                .map(move |package| job_package::ActiveModel {
-                    job_id: Set(job_id),
-                    manager: Set(package.manager.clone()),
-                    name: Set(package.name.clone()),
-                    requested_version: Set(Some(package.version.clone())),
-                    installed_version: Set(None),
-                    outcome: Set("pending".to_owned()),
-                    message: Set(None),
-                    ..Default::default()
-                })
-        }))
-    }
 }
 
 #[cfg(test)]

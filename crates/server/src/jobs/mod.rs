@@ -2,13 +2,16 @@
 //!
 //! A job runs at most once: the server may deliver it several times (on every reconnect until
 //! the agent reports it started or finished), the agent runs each job id once, and the first
-//! result the server stores is final. See docs/protocol.md.
+//! result the server stores is final. See docs/protocol.md. A host gets no second job identical
+//! to one it has queued, sent or running (see [`request_key`]).
 
 mod api;
 mod bulk;
 mod create;
 mod delivery;
 mod expiry;
+mod new_job;
+mod request_key;
 mod results;
 
 use axum::Router;
@@ -17,6 +20,7 @@ use sysmanage_protocol::ErrorCode;
 
 pub use delivery::{jobs_to_deliver, mark_sent};
 pub use expiry::spawn_expiry;
+pub use request_key::request_key;
 pub use results::{record_result, record_started};
 
 use crate::state::AppState;

@@ -106,7 +106,8 @@ pub async fn create(
 
 /// `PUT /users/{id}`: changes the password, `is_admin` or `active`.
 ///
-/// A new password or a deactivation revokes all the user's tokens. The last active
+/// A new password or a deactivation revokes all the user's tokens, and a new password also
+/// clears the failed-login counter of the user id. The last active
 /// administrator cannot be demoted or deactivated (409).
 pub async fn update(
     State(state): State<AppState>,
@@ -152,6 +153,9 @@ pub async fn update(
         revoked = tokens::revoke_user(&transaction, id, now).await?;
     }
     transaction.commit().await?;
+    if password_changed {
+        state.login_limiter.record_success(&updated.userid);
+    }
 
     tracing::info!(
         user_id = updated.id,

@@ -22,6 +22,10 @@ pub struct Model {
     pub output_tail: Option<String>,
     pub failure_kind: Option<String>,
     pub failure_message: Option<String>,
+    /// Normalized key of `request` (see `crate::jobs::request_key`). A unique index allows one
+    /// queued, sent or running job per host and key. NULL on some jobs created before the column
+    /// existed (see the migration `m20261204_000004_job_request_key`).
+    pub request_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261204_000001_initial;
 mod m20261204_000002_host_inventory;
 mod m20261204_000003_list_indexes;
+mod m20261204_000004_job_request_key;
 
 /// All migrations of the server, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_initial::Migration),
             Box::new(m20261204_000002_host_inventory::Migration),
             Box::new(m20261204_000003_list_indexes::Migration),
+            Box::new(m20261204_000004_job_request_key::Migration),
         ]
     }
 }
