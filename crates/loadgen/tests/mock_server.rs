@@ -116,6 +116,7 @@ async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>) {
             heartbeat_interval_secs: 30,
             update_check_interval_secs: 3600,
         },
+        update_statuses: Vec::new(),
     }));
     socket.send(Message::text(welcome.to_json())).await.unwrap();
 
