@@ -1,4 +1,4 @@
-import { Badge, Button, Group, Text, Title } from "@mantine/core";
+import { Badge, Button, Group, Select, Text, Title } from "@mantine/core";
 import {
   IconDownload,
   IconRefresh,
@@ -14,7 +14,12 @@ import {
   listHostUpdates,
   refreshUpdates,
 } from "../api/endpoints";
-import type { Host, InstallRequest, Update } from "../api/types";
+import type { Host, InstallRequest, Update, UpdateStatus } from "../api/types";
+import { UpdateStatusBadge } from "../components/badges";
+import {
+  isSelectableForInstall,
+  UPDATE_STATUSES,
+} from "../components/updateStatuses";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 
@@ -23,11 +28,16 @@ export function HostUpdates({ host }: { host: Host }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const [selected, setSelected] = useState<Update[]>([]);
+  const [status, setStatus] = useState<UpdateStatus | null>(null);
   const updates = useQuery({
     queryKey: ["host", host.id, "updates"],
     queryFn: () => listHostUpdates(api, host.id),
   });
   const items = updates.data ?? [];
+  const filteredUpdates =
+    status === null
+      ? items
+      : items.filter((update) => update.status === status);
   const securityCount = items.filter((update) => update.security).length;
   const approved = host.approval === "approved";
 
@@ -70,6 +80,20 @@ export function HostUpdates({ host }: { host: Host }) {
           </Text>
         </Title>
         <Group gap="xs">
+          <Select
+            placeholder="All statuses"
+            aria-label="Status"
+            clearable
+            data={Object.entries(UPDATE_STATUSES).map(([value, { label }]) => ({
+              value,
+              label,
+            }))}
+            value={status}
+            onChange={(value) => {
+              setStatus(value as UpdateStatus | null);
+              setSelected([]);
+            }}
+          />
           <Button
             variant="default"
             leftSection={<IconRefresh size={16} />}
@@ -125,7 +149,7 @@ export function HostUpdates({ host }: { host: Host }) {
       <DataTable<Update>
         withTableBorder
         minHeight={150}
-        records={items}
+        records={filteredUpdates}
         fetching={updates.isFetching}
         idAccessor={(update) =>
           `${update.manager}/${update.name}/${update.architecture ?? ""}`
@@ -133,7 +157,7 @@ export function HostUpdates({ host }: { host: Host }) {
         selectedRecords={selected}
         onSelectedRecordsChange={setSelected}
         isRecordSelectable={(update) =>
-          approved && update.status === "available"
+          approved && isSelectableForInstall(update.status)
         }
         noRecordsText={
           approved
@@ -160,10 +184,7 @@ export function HostUpdates({ host }: { host: Host }) {
           },
           {
             accessor: "status",
-            render: (update) =>
-              update.status === "available" ? null : (
-                <Badge color="gray">{update.status}</Badge>
-              ),
+            render: (update) => <UpdateStatusBadge status={update.status} />,
           },
           { accessor: "origin", render: (update) => update.origin ?? "" },
         ]}
