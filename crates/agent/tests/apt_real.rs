@@ -9,11 +9,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
+use sysmanage_agent::packages::apt::install::pinned_install_arguments;
 use sysmanage_agent::packages::{InstallSelection, PackageManager};
 use sysmanage_protocol::{JobFailureKind, PackageOutcome, PackageSpec, UpdateStatus};
 
 use support::{
-    AptSandbox, PackageVersion, PurgeGuard, installed_version, run_with_lock_retry, unique_name,
+    AptSandbox, Dependency, PackageVersion, PurgeGuard, installed_version, run_with_lock_retry,
+    unique_name,
 };
 
 #[test]
@@ -154,6 +156,96 @@ fn apt_reports_held_package() {
         Some("1.0"),
         "{}",
         outcome.output_tail
+    );
+}
+
+/// Version 2.0 of a package depends on a package that is not installed, so `apt-get upgrade`
+/// keeps it back. The test uses a dpkg status file of its own and only simulates, so the
+/// machine's dpkg database stays untouched.
+#[test]
+fn apt_reports_kept_back_package() {
+    let kept_back = unique_name("kept-back");
+    let dependency = unique_name("kept-back-dependency");
+    let sandbox = AptSandbox::with_dependencies(
+        &[
+            PackageVersion {
+                name: &kept_back,
+                version: "1.0",
+                repository: "main",
+            },
+            PackageVersion {
+                name: &kept_back,
+                version: "2.0",
+                repository: "main",
+            },
+            PackageVersion {
+                name: &dependency,
+                version: "1.0",
+                repository: "main",
+            },
+        ],
+        &[Dependency {
+            name: &kept_back,
+            version: "2.0",
+            depends: &dependency,
+        }],
+    );
+    sandbox.use_sandbox_status(&[(&kept_back, "1.0")]);
+
+    let updates = sandbox.apt().detect_updates().unwrap();
+    let reported: Vec<_> = updates
+        .iter()
+        .filter(|update| update.name == kept_back)
+        .collect();
+    assert_eq!(reported.len(), 1, "{updates:?}");
+    let update = reported[0];
+    assert_eq!(update.status, UpdateStatus::KeptBack);
+    assert_eq!(update.current_version.as_deref(), Some("1.0"));
+    assert_eq!(update.new_version, "2.0");
+    assert_eq!(update.origin.as_deref(), Some("SysManageTest:testing"));
+    assert!(!update.security);
+    assert!(
+        !updates.iter().any(|update| update.name == dependency),
+        "{updates:?}"
+    );
+
+    // A job that names the package runs these arguments, which install the dependency too.
+    let mut arguments = pinned_install_arguments(
+        "DPkg::Lock::Timeout=1",
+        &[PackageSpec {
+            manager: "apt".into(),
+            name: kept_back.clone(),
+            version: "2.0".into(),
+        }],
+    )
+    .unwrap();
+    arguments.splice(
+        0..0,
+        [
+            "-s".to_owned(),
+            "-o".to_owned(),
+            "Debug::NoLocking=true".to_owned(),
+        ],
+    );
+    let output = Command::new("apt-get")
+        .args(&arguments)
+        .env("APT_CONFIG", &sandbox.apt_config)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("Inst {dependency} (1.0 ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Inst {kept_back} [1.0] (2.0 ")),
+        "{stdout}"
     );
 }
 

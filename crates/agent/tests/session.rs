@@ -149,6 +149,7 @@ async fn accept_agent(listener: &TcpListener) -> (Socket, Vec<u8>) {
                 heartbeat_interval_secs: 1,
                 update_check_interval_secs: 3600,
             },
+            update_statuses: Vec::new(),
         }),
     )
     .await;

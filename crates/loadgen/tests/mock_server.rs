@@ -160,6 +160,7 @@ async fn serve_agent(stream: TcpStream, observed: Arc<Mutex<Observed>>, flow: Ap
             heartbeat_interval_secs: 30,
             update_check_interval_secs: 3600,
         },
+        update_statuses: Vec::new(),
     });
     assert!(send(&mut socket, welcome).await);
 

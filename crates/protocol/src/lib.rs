@@ -352,6 +352,11 @@ pub struct Welcome {
     pub host_id: i64,
     pub approval: Approval,
     pub settings: AgentSettings,
+    /// Names of the update statuses this server accepts in an [`UpdateReport`]. A report with
+    /// any other status fails to decode and is not stored, so an agent replaces other statuses
+    /// with [`UpdateReport::restrict_statuses`]. Servers that predate the field omit it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub update_statuses: Vec<String>,
 }
 
 /// Settings the server sends to the agent.
@@ -419,15 +424,65 @@ pub enum UpdateStatus {
     Held,
     /// The package manager postpones it, as apt does for phased updates.
     Deferred,
+    /// The manager's plain upgrade keeps it back because the new version needs other packages
+    /// installed or removed, as `apt-get upgrade` does. Install-all and security-only leave it
+    /// alone. A job that names it installs it together with those changes.
+    KeptBack,
 }
 
 impl UpdateStatus {
-    /// Returns the lower-case name used in the database and the API.
+    /// Every status, in the order the API documents them.
+    pub const ALL: [Self; 4] = [Self::Available, Self::Held, Self::Deferred, Self::KeptBack];
+
+    /// Statuses that every server accepts, including servers whose `Welcome` has no
+    /// `update_statuses`.
+    pub const BASELINE: [Self; 3] = [Self::Available, Self::Held, Self::Deferred];
+
+    /// Returns the lower-case name used in the protocol, the database and the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "available",
             Self::Held => "held",
             Self::Deferred => "deferred",
+            Self::KeptBack => "kept_back",
+        }
+    }
+
+    /// Returns the baseline status that an agent sends in place of this one to a server that
+    /// does not accept it: `kept_back` becomes `deferred`, because both are postponed updates
+    /// that install-all leaves alone.
+    #[must_use]
+    pub fn baseline_fallback(self) -> Self {
+        match self {
+            Self::KeptBack => Self::Deferred,
+            other => other,
+        }
+    }
+}
+
+impl UpdateReport {
+    /// Replaces every status that the server does not accept by its
+    /// [`UpdateStatus::baseline_fallback`].
+    ///
+    /// `accepted` is [`Welcome::update_statuses`]. When it is empty, as from a server that
+    /// predates the field, only [`UpdateStatus::BASELINE`] is accepted.
+    pub fn restrict_statuses(&mut self, accepted: &[String]) {
+        let is_accepted = |status: UpdateStatus| {
+            if accepted.is_empty() {
+                UpdateStatus::BASELINE.contains(&status)
+            } else {
+                accepted.iter().any(|name| name == status.as_str())
+            }
+        };
+        for scan in &mut self.managers {
+            let ScanOutcome::Ok { updates } = &mut scan.outcome else {
+                continue;
+            };
+            for update in updates {
+                if !is_accepted(update.status) {
+                    update.status = update.status.baseline_fallback();
+                }
+            }
         }
     }
 }
@@ -753,6 +808,142 @@ mod tests {
         let sent = Envelope::new(AgentMessage::UpdateReport(report));
         let received: Envelope<AgentMessage> = decode(&sent.to_json()).unwrap();
         assert_eq!(received, sent);
+    }
+
+    fn report_with_statuses(statuses: &[UpdateStatus]) -> UpdateReport {
+        let updates = statuses
+            .iter()
+            .map(|status| UpdateInfo {
+                manager: "apt".into(),
+                name: format!("package-{}", status.as_str()),
+                architecture: None,
+                current_version: Some("1.0".into()),
+                new_version: "2.0".into(),
+                origin: None,
+                security: false,
+                status: *status,
+            })
+            .collect();
+        UpdateReport {
+            managers: vec![ManagerScan {
+                manager: "apt".into(),
+                outcome: ScanOutcome::Ok { updates },
+            }],
+            reboot_required: false,
+        }
+    }
+
+    fn statuses_of(report: &UpdateReport) -> Vec<UpdateStatus> {
+        match &report.managers[0].outcome {
+            ScanOutcome::Ok { updates } => updates.iter().map(|update| update.status).collect(),
+            ScanOutcome::Failed { .. } => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn kept_back_status_name() {
+        let json = serde_json::to_string(&UpdateStatus::KeptBack).unwrap();
+        assert_eq!(json, r#""kept_back""#);
+        assert_eq!(UpdateStatus::KeptBack.as_str(), "kept_back");
+        for status in UpdateStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+    }
+
+    #[test]
+    fn welcome_without_update_statuses() {
+        let json = r#"{"host_id":1,"approval":"approved",
+            "settings":{"heartbeat_interval_secs":30,"update_check_interval_secs":3600}}"#;
+        let welcome: Welcome = serde_json::from_str(json).unwrap();
+        assert!(welcome.update_statuses.is_empty());
+    }
+
+    /// `Welcome` of an agent that predates `update_statuses`.
+    #[derive(Debug, Deserialize)]
+    struct BaselineWelcome {
+        host_id: i64,
+    }
+
+    #[test]
+    fn baseline_agent_ignores_update_statuses() {
+        let welcome = Welcome {
+            host_id: 7,
+            approval: Approval::Approved,
+            settings: AgentSettings {
+                heartbeat_interval_secs: 30,
+                update_check_interval_secs: 3600,
+            },
+            update_statuses: vec!["kept_back".into()],
+        };
+        let json = serde_json::to_string(&welcome).unwrap();
+        assert!(json.contains("update_statuses"), "{json}");
+        let baseline: BaselineWelcome = serde_json::from_str(&json).unwrap();
+        assert_eq!(baseline.host_id, 7);
+    }
+
+    #[test]
+    fn restrict_statuses_for_older_server() {
+        let mut report = report_with_statuses(&UpdateStatus::ALL);
+        report.restrict_statuses(&[]);
+        assert_eq!(
+            statuses_of(&report),
+            [
+                UpdateStatus::Available,
+                UpdateStatus::Held,
+                UpdateStatus::Deferred,
+                UpdateStatus::Deferred,
+            ]
+        );
+
+        let mut report = report_with_statuses(&UpdateStatus::ALL);
+        let accepted: Vec<String> = ["available", "held", "deferred"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        report.restrict_statuses(&accepted);
+        assert_eq!(statuses_of(&report)[3], UpdateStatus::Deferred);
+    }
+
+    #[test]
+    fn restrict_statuses_keeps_accepted() {
+        let mut report = report_with_statuses(&UpdateStatus::ALL);
+        let accepted: Vec<String> = UpdateStatus::ALL
+            .iter()
+            .map(|status| status.as_str().to_owned())
+            .collect();
+        report.restrict_statuses(&accepted);
+        assert_eq!(statuses_of(&report), UpdateStatus::ALL);
+    }
+
+    /// The status enum of a server that predates `kept_back`.
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum BaselineStatus {
+        Available,
+        Held,
+        Deferred,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct BaselineUpdate {
+        #[allow(dead_code)]
+        status: BaselineStatus,
+    }
+
+    #[test]
+    fn baseline_server_decodes_restricted_report() {
+        let decode_updates = |report: &UpdateReport| {
+            let ScanOutcome::Ok { updates } = &report.managers[0].outcome else {
+                panic!("expected updates");
+            };
+            serde_json::from_str::<Vec<BaselineUpdate>>(&serde_json::to_string(updates).unwrap())
+        };
+        let report = report_with_statuses(&UpdateStatus::ALL);
+        assert!(decode_updates(&report).is_err());
+        let mut restricted = report.clone();
+        restricted.restrict_statuses(&[]);
+        assert_eq!(decode_updates(&restricted).unwrap().len(), 4);
     }
 
     #[test]

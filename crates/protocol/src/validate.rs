@@ -3,9 +3,10 @@
 //! The server rejects an install request that fails them with a 422 naming the field, and the
 //! agent checks again before it passes a value to a package manager as a separate argument,
 //! never through a shell. Each manager has its own character set, because real ids differ:
-//! winget has local ids such as `ARP\Machine\X64\{GUID}`, and softwareupdate labels and
-//! versions contain spaces and brackets. Every manager rejects empty values, values longer than
-//! 256 bytes, a leading `-`, control characters and leading or trailing spaces.
+//! winget has local ids such as `ARP\Machine\X64\{GUID}` and ids with spaces, and
+//! softwareupdate labels and versions contain spaces and brackets. Every manager rejects empty
+//! values, values longer than 256 bytes, a leading `-`, control characters and leading or
+//! trailing spaces.
 
 use crate::PackageSpec;
 
@@ -69,12 +70,14 @@ const DEFAULT_NAMES: Charset = Charset {
 };
 
 /// winget ids: source ids such as `Notepad++.Notepad++` and the local ids winget gives software
-/// that no source provides, such as `ARP\Machine\X64\{GUID}` and
+/// that no source provides, such as `ARP\Machine\X64\{GUID}`,
+/// `ARP\Machine\X64\Mozilla Firefox 120.0 (x64 en-US)` (the Add/Remove Programs key of an
+/// installer that is not an MSI) and
 /// `MSIX\Microsoft.AV1VideoExtension_2.0.24.0_x64__8wekyb3d8bbwe`.
 const WINGET_NAMES: Charset = Charset {
-    punctuation: "._+-\\{}",
-    spaces: false,
-    description: "may contain only letters, digits and . _ + - \\ { }",
+    punctuation: "._+-\\{}(),",
+    spaces: true,
+    description: "may contain only letters, digits, inner spaces and . _ + - \\ { } ( ) ,",
 };
 
 /// softwareupdate labels, such as `macOS Sonoma 14.2-23C64` and
@@ -222,6 +225,11 @@ mod tests {
             ("winget", r"ARP\Machine\X86\ILST_30_2_1"),
             (
                 "winget",
+                r"ARP\Machine\X64\Mozilla Firefox 120.0 (x64 en-US)",
+            ),
+            ("winget", "Mozilla Firefox"),
+            (
+                "winget",
                 r"MSIX\Microsoft.AV1VideoExtension_2.0.24.0_x64__8wekyb3d8bbwe",
             ),
             ("softwareupdate", "macOS Sonoma 14.2-23C64"),
@@ -272,7 +280,8 @@ mod tests {
         assert!(validate_package_name_for("apt", winget_id).is_err());
         assert!(validate_package_name_for("softwareupdate", winget_id).is_err());
         assert!(validate_package_name_for("apt", "macOS Sonoma 14.2-23C64").is_err());
-        assert!(validate_package_name_for("winget", "macOS Sonoma 14.2-23C64").is_err());
+        assert!(validate_package_name_for("apt", "Mozilla Firefox").is_err());
+        assert!(validate_package_name_for("winget", "Contoso Tools [beta]").is_err());
         assert!(validate_version_for("dnf", "13.6.1 (a)").is_err());
         assert!(validate_version_for("winget", "13.6.1 (a)").is_err());
     }

@@ -250,8 +250,9 @@ async fn seed_fleet(db: &DatabaseConnection) {
     insert_update(db, web1, "linux-image-amd64", true, "held").await;
     // web2: 1 available update.
     insert_update(db, web2, "vim", false, "available").await;
-    // db2: only a deferred update, so it has no pending update.
+    // db2: only a deferred and a kept-back update, so it has no pending update.
     insert_update(db, db2, "postgresql-16", false, "deferred").await;
+    insert_update(db, db2, "linux-image-amd64", true, "kept_back").await;
     // Updates of pending and rejected hosts are not counted.
     insert_update(db, new1, "bash", true, "available").await;
     insert_update(db, old1, "zlib1g", true, "available").await;
@@ -312,6 +313,8 @@ async fn summary_counts_known_fleet() {
             ("updates.by_status.held.security", 1),
             ("updates.by_status.deferred.total", 1),
             ("updates.by_status.deferred.security", 0),
+            ("updates.by_status.kept_back.total", 1),
+            ("updates.by_status.kept_back.security", 1),
             ("jobs.queued", 3),
             ("jobs.sent", 3),
             ("jobs.running", 1),

@@ -306,6 +306,79 @@ async fn fleet_updates_filtered() {
     }
 }
 
+/// `kept_back` is its own status: the server lists it in `Welcome`, stores it, and the
+/// `status` filter of both update lists separates it from `deferred`.
+#[tokio::test]
+async fn kept_back_filtered_apart_from_deferred() {
+    for backend in BACKENDS {
+        let server = start(backend).await;
+        let mut api = ApiClient::admin(&server).await;
+        let mut agent = connect_approved(&server, "web1").await;
+        let statuses = &agent.welcome.as_ref().unwrap().update_statuses;
+        assert!(
+            statuses.iter().any(|status| status == "kept_back"),
+            "{backend:?}: {statuses:?}"
+        );
+
+        let mut kept_back = update("apt", "linux-image-amd64", "6.1.76-1", true);
+        kept_back.status = UpdateStatus::KeptBack;
+        let mut deferred = update("apt", "libsystemd0", "252.33-1", false);
+        deferred.status = UpdateStatus::Deferred;
+        report(
+            &mut agent,
+            vec![scan(
+                "apt",
+                vec![update("apt", "curl", "8.1", false), kept_back, deferred],
+            )],
+            false,
+        )
+        .await;
+
+        let host_id = agent.host_id();
+        for path in [
+            "/updates?status=kept_back".to_owned(),
+            format!("/hosts/{host_id}/updates?status=kept_back"),
+        ] {
+            let page = api.get_ok(&path).await;
+            assert_eq!(
+                names(&page),
+                ["linux-image-amd64"],
+                "{backend:?} {path}: {page}"
+            );
+            assert_eq!(page["total"], 1, "{backend:?} {path}: {page}");
+            assert_eq!(
+                page["items"][0]["status"], "kept_back",
+                "{backend:?} {path}"
+            );
+        }
+        for path in [
+            "/updates?status=deferred".to_owned(),
+            format!("/hosts/{host_id}/updates?status=deferred"),
+        ] {
+            let page = api.get_ok(&path).await;
+            assert_eq!(names(&page), ["libsystemd0"], "{backend:?} {path}: {page}");
+            assert_eq!(page["total"], 1, "{backend:?} {path}: {page}");
+        }
+        let security_kept_back = api
+            .get_ok("/updates?status=kept_back&security=true&manager=apt")
+            .await;
+        assert_eq!(
+            security_kept_back["total"], 1,
+            "{backend:?}: {security_kept_back}"
+        );
+
+        let (status, body) = api.get("/updates?status=kept-back").await;
+        assert_eq!(status, 422, "{backend:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("kept_back"),
+            "{backend:?}: {body}"
+        );
+    }
+}
+
 /// One stored update as the test expects it: `(host_id, manager, name, security, status)`.
 type Expected = (i64, String, String, bool, String);
 

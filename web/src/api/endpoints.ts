@@ -12,6 +12,7 @@ import type {
   Page,
   Summary,
   Update,
+  UpdateStatus,
   User,
 } from "./types";
 
@@ -114,6 +115,7 @@ export interface UpdateQuery {
   hostId?: number;
   manager?: string;
   security?: boolean;
+  status?: UpdateStatus;
 }
 
 export async function listUpdates(
@@ -124,6 +126,7 @@ export async function listUpdates(
     host_id: filter.hostId,
     manager: filter.manager,
     security: filter.security,
+    status: filter.status,
     per_page: MAX_PAGE_SIZE,
   })}`;
   return toPage<Update>(await api.get(path));

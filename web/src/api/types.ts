@@ -2,6 +2,7 @@
 
 export type HostStatus = "up" | "down" | "unknown";
 export type Approval = "pending" | "approved" | "rejected";
+export type UpdateStatus = "available" | "held" | "deferred" | "kept_back";
 export type JobState =
   "queued" | "sent" | "running" | "succeeded" | "failed" | "expired";
 
@@ -109,7 +110,7 @@ export interface Update {
   new_version: string;
   origin?: string | null;
   security: boolean;
-  /** `available`, `held` or `deferred`. */
+  /** An {@link UpdateStatus}, or a status that a newer server added. */
   status: string;
 }
 
@@ -209,6 +210,7 @@ export interface Summary {
       available: UpdateStatusCount;
       held: UpdateStatusCount;
       deferred: UpdateStatusCount;
+      kept_back: UpdateStatusCount;
     };
   };
   jobs: {

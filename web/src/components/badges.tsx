@@ -1,5 +1,11 @@
-import { Badge } from "@mantine/core";
-import type { Approval, HostStatus, JobState } from "../api/types";
+import { Badge, Tooltip } from "@mantine/core";
+import type {
+  Approval,
+  HostStatus,
+  JobState,
+  UpdateStatus,
+} from "../api/types";
+import { UPDATE_STATUSES } from "./updateStatuses";
 
 const STATUS_COLORS: Record<HostStatus, string> = {
   up: "green",
@@ -51,5 +57,34 @@ export function JobStateBadge({ state }: { state: JobState }) {
     >
       {state}
     </Badge>
+  );
+}
+
+function isKnownStatus(status: string): status is UpdateStatus {
+  return Object.hasOwn(UPDATE_STATUSES, status);
+}
+
+/**
+ * Shows an update's status, except `available`, with a tooltip that explains it. A status this
+ * page does not know, from a newer server, shows as its plain name.
+ */
+export function UpdateStatusBadge({ status }: { status: string }) {
+  if (status === "available") {
+    return null;
+  }
+  if (!isKnownStatus(status)) {
+    return (
+      <Badge color="gray" data-testid="update-status">
+        {status}
+      </Badge>
+    );
+  }
+  const { label, color, description } = UPDATE_STATUSES[status];
+  return (
+    <Tooltip label={description} multiline w={320} withArrow>
+      <Badge color={color} data-testid="update-status">
+        {label}
+      </Badge>
+    </Tooltip>
   );
 }

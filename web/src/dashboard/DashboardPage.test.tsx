@@ -28,6 +28,7 @@ const SUMMARY: Summary = {
       available: { total: 20480, security: 3307 },
       held: { total: 12, security: 2 },
       deferred: { total: 40, security: 0 },
+      kept_back: { total: 3, security: 1 },
     },
   },
   jobs: { queued: 4, sent: 3, running: 5, failed_last_24h: 8 },

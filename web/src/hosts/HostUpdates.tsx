@@ -1,4 +1,4 @@
-import { Badge, Button, Group, Text, Title } from "@mantine/core";
+import { Badge, Button, Group, Select, Text, Title } from "@mantine/core";
 import {
   IconDownload,
   IconRefresh,
@@ -14,8 +14,13 @@ import {
   listHostUpdates,
   refreshUpdates,
 } from "../api/endpoints";
-import type { Host, InstallRequest, Update } from "../api/types";
+import type { Host, InstallRequest, Update, UpdateStatus } from "../api/types";
 import { useCurrentUser } from "../auth/useCurrentUser";
+import { UpdateStatusBadge } from "../components/badges";
+import {
+  isSelectableForInstall,
+  UPDATE_STATUSES,
+} from "../components/updateStatuses";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 
@@ -29,11 +34,16 @@ export function HostUpdates({ host }: { host: Host }) {
   const queryClient = useQueryClient();
   const { isAdmin } = useCurrentUser();
   const [selected, setSelected] = useState<Update[]>([]);
+  const [status, setStatus] = useState<UpdateStatus | null>(null);
   const updates = useQuery({
     queryKey: ["host", host.id, "updates"],
     queryFn: () => listHostUpdates(api, host.id),
   });
   const items = updates.data ?? [];
+  const filteredUpdates =
+    status === null
+      ? items
+      : items.filter((update) => update.status === status);
   const securityCount = items.filter((update) => update.security).length;
   const approved = host.approval === "approved";
 
@@ -75,46 +85,62 @@ export function HostUpdates({ host }: { host: Host }) {
             ({items.length}, {securityCount} security)
           </Text>
         </Title>
-        {isAdmin && (
-          <Group gap="xs">
-            <Button
-              variant="default"
-              leftSection={<IconRefresh size={16} />}
-              loading={refresh.isPending}
-              disabled={!approved}
-              onClick={() => refresh.mutate()}
-            >
-              Check for updates now
-            </Button>
-            <Button
-              leftSection={<IconDownload size={16} />}
-              disabled={!approved || selected.length === 0 || busy}
-              loading={
-                busy &&
-                install.variables !== undefined &&
-                "packages" in install.variables
-              }
-              onClick={installSelected}
-            >
-              Install selected ({selected.length})
-            </Button>
-            <Button
-              color="orange"
-              leftSection={<IconShieldCheck size={16} />}
-              disabled={!approved || securityCount === 0 || busy}
-              onClick={() => install.mutate({ security_only: true })}
-            >
-              Install security updates
-            </Button>
-            <Button
-              variant="light"
-              disabled={!approved || items.length === 0 || busy}
-              onClick={() => install.mutate({ all: true })}
-            >
-              Install all
-            </Button>
-          </Group>
-        )}
+        <Group gap="xs">
+          <Select
+            placeholder="All statuses"
+            aria-label="Status"
+            clearable
+            data={Object.entries(UPDATE_STATUSES).map(([value, { label }]) => ({
+              value,
+              label,
+            }))}
+            value={status}
+            onChange={(value) => {
+              setStatus(value as UpdateStatus | null);
+              setSelected([]);
+            }}
+          />
+          {isAdmin && (
+            <>
+              <Button
+                variant="default"
+                leftSection={<IconRefresh size={16} />}
+                loading={refresh.isPending}
+                disabled={!approved}
+                onClick={() => refresh.mutate()}
+              >
+                Check for updates now
+              </Button>
+              <Button
+                leftSection={<IconDownload size={16} />}
+                disabled={!approved || selected.length === 0 || busy}
+                loading={
+                  busy &&
+                  install.variables !== undefined &&
+                  "packages" in install.variables
+                }
+                onClick={installSelected}
+              >
+                Install selected ({selected.length})
+              </Button>
+              <Button
+                color="orange"
+                leftSection={<IconShieldCheck size={16} />}
+                disabled={!approved || securityCount === 0 || busy}
+                onClick={() => install.mutate({ security_only: true })}
+              >
+                Install security updates
+              </Button>
+              <Button
+                variant="light"
+                disabled={!approved || items.length === 0 || busy}
+                onClick={() => install.mutate({ all: true })}
+              >
+                Install all
+              </Button>
+            </>
+          )}
+        </Group>
       </Group>
       {install.data && (
         <Text size="sm" mb="xs">
@@ -133,7 +159,7 @@ export function HostUpdates({ host }: { host: Host }) {
       <DataTable<Update>
         withTableBorder
         minHeight={150}
-        records={items}
+        records={filteredUpdates}
         fetching={updates.isFetching}
         idAccessor={(update) =>
           `${update.manager}/${update.name}/${update.architecture ?? ""}`
@@ -142,7 +168,7 @@ export function HostUpdates({ host }: { host: Host }) {
           selectedRecords: selected,
           onSelectedRecordsChange: setSelected,
           isRecordSelectable: (update: Update) =>
-            approved && update.status === "available",
+            approved && isSelectableForInstall(update.status),
         })}
         noRecordsText={
           approved
@@ -169,10 +195,7 @@ export function HostUpdates({ host }: { host: Host }) {
           },
           {
             accessor: "status",
-            render: (update) =>
-              update.status === "available" ? null : (
-                <Badge color="gray">{update.status}</Badge>
-              ),
+            render: (update) => <UpdateStatusBadge status={update.status} />,
           },
           { accessor: "origin", render: (update) => update.origin ?? "" },
         ]}

@@ -189,3 +189,44 @@ describe("UpdatesPage install", () => {
     ).not.toBeInTheDocument();
   });
 });
+
+describe("UpdatesPage status filter", () => {
+  it("asks the server for kept-back updates and lets them be selected", async () => {
+    const keptBack: Update = {
+      ...update(4, 1, "6.1.76-1"),
+      name: "linux-image-amd64",
+      status: "kept_back",
+    };
+    const server = await renderUpdates("admin", {
+      "GET /updates": (request) => {
+        const status = new URL(
+          request.path,
+          "http://sysmanage.test",
+        ).searchParams.get("status");
+        const items = status === "kept_back" ? [keptBack] : UPDATES;
+        return { body: { items, total: items.length } };
+      },
+    });
+
+    await userEvent.click(screen.getByRole("combobox", { name: "Status" }));
+    await userEvent.click(
+      await screen.findByRole("option", { name: /kept back/, hidden: true }),
+    );
+
+    expect(await screen.findByText("linux-image-amd64")).toBeInTheDocument();
+    await waitFor(() =>
+      expect(screen.queryByRole("link", { name: "db-1" })).toBeNull(),
+    );
+    const paths = server.seen
+      .map((request) => request.path)
+      .filter((path) => path.startsWith("/updates"));
+    expect(paths.some((path) => path.includes("status=kept_back"))).toBe(true);
+    expect(screen.getByTestId("update-status")).toHaveTextContent("kept back");
+    await userEvent.click(
+      screen.getByRole("checkbox", { name: "Select all records" }),
+    );
+    expect(
+      screen.getByRole("button", { name: "Install 1 selected on 1 host" }),
+    ).toBeEnabled();
+  });
+});

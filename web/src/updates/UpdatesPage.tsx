@@ -26,8 +26,13 @@ import {
   listHosts,
   listUpdates,
 } from "../api/endpoints";
-import type { Update } from "../api/types";
+import type { Update, UpdateStatus } from "../api/types";
 import { useCurrentUser } from "../auth/useCurrentUser";
+import { UpdateStatusBadge } from "../components/badges";
+import {
+  isSelectableForInstall,
+  UPDATE_STATUSES,
+} from "../components/updateStatuses";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
 import { describeSkipReason } from "../jobs/describeJob";
@@ -55,6 +60,10 @@ export function UpdatesPage() {
   const hostParam = searchParams.get("host_id");
   const hostId = hostParam === null ? undefined : Number(hostParam);
   const manager = searchParams.get("manager") ?? undefined;
+  const statusParam = searchParams.get("status");
+  const status = Object.hasOwn(UPDATE_STATUSES, statusParam ?? "")
+    ? (statusParam as UpdateStatus)
+    : undefined;
   const securityParam = searchParams.get("security");
   const security =
     securityParam === null ? undefined : securityParam === "true";
@@ -84,8 +93,8 @@ export function UpdatesPage() {
     enabled: hostId !== undefined && Number.isInteger(hostId),
   });
   const updates = useQuery({
-    queryKey: ["updates", { hostId, manager, security }],
-    queryFn: () => listUpdates(api, { hostId, manager, security }),
+    queryKey: ["updates", { hostId, manager, security, status }],
+    queryFn: () => listUpdates(api, { hostId, manager, security, status }),
     placeholderData: keepPreviousData,
   });
   const items = updates.data?.items ?? [];
@@ -210,6 +219,25 @@ export function UpdatesPage() {
           value={manager ?? null}
           onChange={(value) => setFilter("manager", value)}
         />
+        <Select
+          placeholder="All statuses"
+          aria-label="Status"
+          clearable
+          data={Object.entries(UPDATE_STATUSES).map(([value, { label }]) => ({
+            value,
+            label,
+          }))}
+          renderOption={({ option }) => (
+            <Stack gap={0}>
+              <Text size="sm">{option.label}</Text>
+              <Text size="xs" c="dimmed" maw={320}>
+                {UPDATE_STATUSES[option.value as UpdateStatus].description}
+              </Text>
+            </Stack>
+          )}
+          value={status ?? null}
+          onChange={(value) => setFilter("status", value)}
+        />
         <SegmentedControl
           aria-label="Security"
           value={securityParam ?? "any"}
@@ -273,7 +301,8 @@ export function UpdatesPage() {
         {...(isAdmin && {
           selectedRecords: selected,
           onSelectedRecordsChange: setSelected,
-          isRecordSelectable: (update: Update) => update.status === "available",
+          isRecordSelectable: (update: Update) =>
+            isSelectableForInstall(update.status),
         })}
         noRecordsText="No pending updates match. Hosts report their updates after approval."
         columns={[
@@ -307,10 +336,7 @@ export function UpdatesPage() {
           },
           {
             accessor: "status",
-            render: (update) =>
-              update.status === "available" ? null : (
-                <Badge color="gray">{update.status}</Badge>
-              ),
+            render: (update) => <UpdateStatusBadge status={update.status} />,
           },
         ]}
       />

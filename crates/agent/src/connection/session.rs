@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use sysmanage_protocol::{
     AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, Heartbeat, Hello,
-    HostInfo, HostInventory, MAX_FRAME_PAYLOAD, ServerMessage, decode, frame_pieces,
+    HostInfo, HostInventory, MAX_FRAME_PAYLOAD, ServerMessage, Welcome, decode, frame_pieces,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -93,9 +93,7 @@ where
             reason: "the server rejected this host".to_owned(),
         };
     }
-    let end = Session::new(socket, context, welcome.approval, welcome.settings)
-        .run()
-        .await;
+    let end = Session::new(socket, context, &welcome).run().await;
     SessionEnd {
         welcomed: true,
         ..end
@@ -105,7 +103,7 @@ where
 async fn handshake<S>(
     socket: &mut WebSocketStream<S>,
     context: &SessionContext<'_>,
-) -> Result<sysmanage_protocol::Welcome, SessionEnd>
+) -> Result<Welcome, SessionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -234,6 +232,8 @@ struct Session<'a, S> {
     context: SessionContext<'a>,
     approval: Approval,
     settings: AgentSettings,
+    /// `Welcome::update_statuses`: the update statuses the server accepts.
+    update_statuses: Vec<String>,
     heartbeat: Interval,
     periodic_scan: Interval,
     inventory_check: Interval,
@@ -259,17 +259,13 @@ impl<'a, S> Session<'a, S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    fn new(
-        socket: WebSocketStream<S>,
-        context: SessionContext<'a>,
-        approval: Approval,
-        settings: AgentSettings,
-    ) -> Self {
-        let settings = sanitized(settings);
+    fn new(socket: WebSocketStream<S>, context: SessionContext<'a>, welcome: &Welcome) -> Self {
+        let settings = sanitized(welcome.settings);
         Self {
             socket,
             context,
-            approval,
+            approval: welcome.approval,
+            update_statuses: welcome.update_statuses.clone(),
             heartbeat: interval_after(Duration::from_secs(settings.heartbeat_interval_secs)),
             periodic_scan: interval_after(Duration::from_secs(settings.update_check_interval_secs)),
             inventory_check: interval_after(INVENTORY_CHECK_INTERVAL),
@@ -318,7 +314,10 @@ where
                         self.dead_after().as_secs()
                     )))
                 }
-                Some(message) = self.context.outbox.recv() => self.send_or_end(message).await,
+                Some(message) = self.context.outbox.recv() => {
+                    let message = restrict_statuses(message, &self.update_statuses);
+                    self.send_or_end(message).await
+                }
             };
             if let Control::End(end) = control {
                 let _ = self.socket.close(None).await;
@@ -537,6 +536,19 @@ where
     }
 }
 
+/// Replaces the update statuses of a report that the server does not accept (`accepted` is
+/// `Welcome::update_statuses`), so that an older server stores the report instead of rejecting
+/// it as malformed. Other messages pass unchanged.
+fn restrict_statuses(message: AgentMessage, accepted: &[String]) -> AgentMessage {
+    match message {
+        AgentMessage::UpdateReport(mut report) => {
+            report.restrict_statuses(accepted);
+            AgentMessage::UpdateReport(report)
+        }
+        other => other,
+    }
+}
+
 /// Replaces zero intervals, which would make a timer spin, with one second.
 fn sanitized(settings: AgentSettings) -> AgentSettings {
     AgentSettings {
@@ -593,6 +605,29 @@ mod tests {
         let envelope = decode::<AgentMessage>(&text).unwrap();
         assert_eq!(envelope.payload, report(200));
         assert!(sender.await.unwrap().is_ok());
+    }
+
+    #[test]
+    fn kept_back_sent_as_deferred_to_older_server() {
+        let report_with_status = |status| {
+            let AgentMessage::UpdateReport(mut report) = report(1) else {
+                unreachable!("report() builds an update report");
+            };
+            let ScanOutcome::Ok { updates } = &mut report.managers[0].outcome else {
+                unreachable!("report() builds a successful scan");
+            };
+            updates[0].status = status;
+            AgentMessage::UpdateReport(report)
+        };
+        assert_eq!(
+            restrict_statuses(report_with_status(UpdateStatus::KeptBack), &[]),
+            report_with_status(UpdateStatus::Deferred)
+        );
+        let accepted = vec!["available".to_owned(), "kept_back".to_owned()];
+        assert_eq!(
+            restrict_statuses(report_with_status(UpdateStatus::KeptBack), &accepted),
+            report_with_status(UpdateStatus::KeptBack)
+        );
     }
 
     #[tokio::test]

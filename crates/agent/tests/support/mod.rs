@@ -1,11 +1,14 @@
 //! A hermetic apt setup for tests: tiny packages in local repositories, an `APT_CONFIG` that
 //! points apt at them, and a guard that purges the installed test packages.
 //!
-//! The real dpkg database (`/var/lib/dpkg/status`) is used, so installs are real; the
-//! machine's `/etc/apt` is never written. Needs root, `dpkg-deb` and `apt-ftparchive`.
+//! By default the real dpkg database (`/var/lib/dpkg/status`) is used, so installs are real;
+//! the machine's `/etc/apt` is never written. [`AptSandbox::use_sandbox_status`] points apt at
+//! a status file of its own instead, for tests that only detect and simulate. Needs root,
+//! `dpkg-deb` and `apt-ftparchive`.
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -80,9 +83,26 @@ pub struct PackageVersion<'a> {
     pub repository: &'a str,
 }
 
+/// A `Depends` field for one built package version.
+pub struct Dependency<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    /// Value of the field, such as `other-package (>= 1.0)`.
+    pub depends: &'a str,
+}
+
 impl AptSandbox {
     /// Builds the packages, both repositories and the apt configuration.
     pub fn new(packages: &[PackageVersion<'_>]) -> Self {
+        Self::with_dependencies(packages, &[])
+    }
+
+    /// Builds the packages as [`AptSandbox::new`] does, with the `Depends` fields of
+    /// `dependencies` in the matching package versions.
+    pub fn with_dependencies(
+        packages: &[PackageVersion<'_>],
+        dependencies: &[Dependency<'_>],
+    ) -> Self {
         let directory = tempfile::tempdir().unwrap();
         let root = directory.path();
         let debs = root.join("debs");
@@ -92,7 +112,13 @@ impl AptSandbox {
         std::fs::create_dir_all(&debs).unwrap();
 
         for package in packages {
-            let deb = build_deb(root, package.name, package.version);
+            let depends = dependencies
+                .iter()
+                .find(|dependency| {
+                    dependency.name == package.name && dependency.version == package.version
+                })
+                .map(|dependency| dependency.depends);
+            let deb = build_deb(root, package.name, package.version, depends);
             std::fs::copy(
                 &deb,
                 root.join(package.repository).join(deb.file_name().unwrap()),
@@ -152,6 +178,31 @@ impl AptSandbox {
         check(&output, "dpkg -i");
     }
 
+    /// Points apt at a dpkg status file in the sandbox that lists `installed` as
+    /// `(name, version)` pairs, so that apt never reads or writes the machine's dpkg database.
+    /// Use it for detection and simulation only, because the package files are not installed
+    /// and `dpkg-query` still reads the machine's database.
+    pub fn use_sandbox_status(&self, installed: &[(&str, &str)]) {
+        let status = self.directory.path().join("status");
+        let stanzas: Vec<String> = installed
+            .iter()
+            .map(|(name, version)| {
+                format!(
+                    "Package: {name}\nStatus: install ok installed\nPriority: optional\n\
+                     Section: misc\nMaintainer: SysManage tests <tests@example.invalid>\n\
+                     Architecture: all\nVersion: {version}\n\
+                     Description: test package of the SysManage agent\n"
+                )
+            })
+            .collect();
+        std::fs::write(&status, stanzas.join("\n")).unwrap();
+        let mut config = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.apt_config)
+            .unwrap();
+        writeln!(config, "Dir::State::status \"{}\";", status.display()).unwrap();
+    }
+
     /// Returns an apt backend that uses only the sandbox repositories.
     pub fn apt(&self) -> Apt {
         Apt::new(AptSettings {
@@ -163,13 +214,16 @@ impl AptSandbox {
     }
 }
 
-fn build_deb(root: &Path, name: &str, version: &str) -> PathBuf {
+fn build_deb(root: &Path, name: &str, version: &str, depends: Option<&str>) -> PathBuf {
     let tree = root.join("build").join(format!("{name}-{version}"));
     std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    let depends = depends
+        .map(|depends| format!("Depends: {depends}\n"))
+        .unwrap_or_default();
     std::fs::write(
         tree.join("DEBIAN/control"),
         format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{depends}\
              Maintainer: SysManage tests <tests@example.invalid>\n\
              Description: test package of the SysManage agent\n"
         ),

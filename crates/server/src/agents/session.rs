@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use sysmanage_protocol::{
     AgentMessage, AgentSettings, Approval, Envelope, ErrorCode, ErrorReply, MessageId,
-    ServerMessage, Welcome, decode,
+    ServerMessage, UpdateStatus, Welcome, decode,
 };
 use tokio::time::Instant;
 
@@ -233,6 +233,10 @@ impl Session {
                 heartbeat_interval_secs: config.heartbeat_interval_secs,
                 update_check_interval_secs: config.update_check_interval_secs,
             },
+            update_statuses: UpdateStatus::ALL
+                .iter()
+                .map(|status| status.as_str().to_owned())
+                .collect(),
         };
         let silence_limit =
             Duration::from_secs(config.heartbeat_interval_secs.max(1)) * SILENT_INTERVALS;

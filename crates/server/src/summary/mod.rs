@@ -66,7 +66,7 @@ pub struct UpdateCounts {
     pub pending: i64,
     /// Security updates of status `available`.
     pub security: i64,
-    /// All updates by status (`available`, `held`, `deferred`).
+    /// All updates by status (`available`, `held`, `deferred`, `kept_back`).
     pub by_status: StatusCounts,
 }
 
@@ -76,6 +76,7 @@ pub struct StatusCounts {
     pub available: UpdateStatusCount,
     pub held: UpdateStatusCount,
     pub deferred: UpdateStatusCount,
+    pub kept_back: UpdateStatusCount,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -207,6 +208,7 @@ async fn update_counts(
             "available" => by_status.available = count,
             "held" => by_status.held = count,
             "deferred" => by_status.deferred = count,
+            "kept_back" => by_status.kept_back = count,
             other => tracing::warn!(
                 status = other,
                 "update with an unknown status is not counted"

@@ -11,7 +11,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use sysmanage_protocol::{Approval, ServerMessage};
+use sysmanage_protocol::{Approval, ServerMessage, UpdateStatus};
 
 use crate::agents::SendError;
 use crate::auth::CurrentUser;
@@ -34,7 +34,7 @@ pub struct UpdateView {
     pub new_version: String,
     pub origin: Option<String>,
     pub security: bool,
-    /// `available`, `held` or `deferred`.
+    /// `available`, `held`, `deferred` or `kept_back`.
     pub status: String,
 }
 
@@ -57,7 +57,7 @@ pub struct UpdateFilter {
     pub name: Option<String>,
     /// `true` for security updates only, `false` for the others.
     pub security: Option<String>,
-    /// `available`, `held` or `deferred`.
+    /// `available`, `held`, `deferred` or `kept_back`.
     pub status: Option<String>,
 }
 
@@ -96,11 +96,13 @@ impl UpdateSelection {
             .map(|value| parse_bool_param("security", value))
             .transpose()?;
         if let Some(status) = &filter.status
-            && !["available", "held", "deferred"].contains(&status.as_str())
+            && !UpdateStatus::ALL
+                .iter()
+                .any(|known| known.as_str() == status.as_str())
         {
             return Err(ApiError::invalid(
                 "status",
-                format!("{status:?} is not one of available, held, deferred"),
+                format!("{status:?} is not one of available, held, deferred, kept_back"),
             ));
         }
         Ok(Self {

@@ -1,7 +1,7 @@
 //! Parsers for the apt output that update detection reads.
 //!
 //! The formats are those of apt 2.6 (Debian 12), checked against its real output:
-//! `apt-get -s -V dist-upgrade` and `apt-mark showhold`. The parsers of `apt-cache policy` are
+//! `apt-get -s -V upgrade` and `apt-mark showhold`. The parsers of `apt-cache policy` are
 //! in [`super::policy`]. Every line of the simulation must be recognised, because an unknown
 //! line may mean a format change that would otherwise turn into a silent "no updates".
 
@@ -38,7 +38,7 @@ pub struct Summary {
     pub not_upgraded: usize,
 }
 
-/// Parsed output of `apt-get -s -V dist-upgrade`.
+/// Parsed output of `apt-get -s -V upgrade` or `dist-upgrade`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Simulation {
     pub installs: Vec<SimulatedInstall>,
@@ -144,7 +144,8 @@ const SECTION_HEADERS: &[(&str, Section)] = &[
     ("NOTE: This is only a simulation!", Section::Note),
 ];
 
-/// Parses the output of `apt-get -s -V dist-upgrade` (with or without `-V`).
+/// Parses the output of `apt-get -s -V upgrade` or `dist-upgrade` (with or without `-V`), which
+/// share one layout.
 ///
 /// Fails on the first line it does not recognise, when the summary line is missing (truncated
 /// output), and when the number of `Inst` and `Remv` lines disagrees with the summary.
@@ -537,6 +538,15 @@ mod tests {
                 "kept-back.txt",
                 Expected {
                     upgrades: &[("smtest-b", "1.0", "2.0", true)],
+                    new_installs: 0,
+                    kept_back: &["smtest-c"],
+                    deferred: &[],
+                },
+            ),
+            (
+                "upgrade-new-dependency.txt",
+                Expected {
+                    upgrades: &[("smtest-a", "1.0", "2.0", false)],
                     new_installs: 0,
                     kept_back: &["smtest-c"],
                     deferred: &[],

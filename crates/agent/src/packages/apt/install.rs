@@ -54,11 +54,12 @@ pub fn pinned_install_arguments(
 
 /// Builds the apt-get arguments that install every available update.
 ///
-/// `dist-upgrade` rather than `upgrade`, because detection simulates `dist-upgrade`: the job then
-/// installs what the report listed as available, including updates that need a new dependency.
-/// Held packages stay held either way.
+/// `upgrade`, as detection simulates it, so the job installs what the report listed as
+/// available. It installs no new package and removes none, so it leaves kept-back updates
+/// alone, as well as held and phased ones. A job that names a kept-back package installs it
+/// with `apt-get install`, which also installs and removes what that version needs.
 pub fn upgrade_all_arguments(lock_timeout_option: &str) -> Vec<String> {
-    let mut arguments: Vec<String> = ["dist-upgrade", "-y", "-o", lock_timeout_option]
+    let mut arguments: Vec<String> = ["upgrade", "-y", "-o", lock_timeout_option]
         .into_iter()
         .map(str::to_owned)
         .collect();
@@ -317,6 +318,14 @@ mod tests {
                 "{case:?}"
             );
         }
+    }
+
+    #[test]
+    fn upgrade_all_leaves_kept_back_alone() {
+        let arguments = upgrade_all_arguments("DPkg::Lock::Timeout=300");
+        // `upgrade` never installs a new package or removes one, so kept-back updates stay back.
+        assert_eq!(arguments[0], "upgrade");
+        assert!(!arguments.iter().any(|argument| argument == "dist-upgrade"));
     }
 
     #[test]

@@ -123,8 +123,10 @@ impl Apt {
 
     fn simulate_upgrade(&self) -> Result<Simulation, ScanError> {
         let mut command = self.command("apt-get");
-        // dist-upgrade, like the install of "all", so that the report lists what that installs.
-        command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "dist-upgrade"]);
+        // `upgrade`, like the install of "all", so that the updates it lists are the ones "all"
+        // installs. It keeps back an update that needs a package installed or removed, which
+        // detection then reports as kept back.
+        command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "upgrade"]);
         let description = describe(&command);
         let output = self.run_checked(command)?;
         let simulation = parse_output(description, &output.stdout, parse_simulation)?;

@@ -1,5 +1,6 @@
 //! Updates that an upgrade would not install: packages on hold (`apt-mark hold`), kept back by
-//! the resolver, deferred by phasing, or held back by a pin in the apt preferences.
+//! `apt-get upgrade` because they need a package installed or removed, deferred by phasing, or
+//! held back by a pin in the apt preferences.
 //!
 //! The simulation lists only the updates it installs. These updates come from the version
 //! tables of `apt-cache policy NAME...` instead.
@@ -50,8 +51,8 @@ pub enum PostponeReason {
     Held,
     /// The update is deferred by phasing (Ubuntu).
     Phased,
-    /// The resolver keeps the package back, because the update needs a new dependency or
-    /// conflicts with an installed package.
+    /// `apt-get upgrade` keeps the package back, because the update needs a new dependency or
+    /// the removal of an installed package.
     KeptBack,
     /// A pin in the apt preferences makes the installed version the candidate.
     Pinned,
@@ -67,15 +68,12 @@ impl PostponeReason {
         }
     }
 
-    /// Returns the protocol status. Phased and kept-back updates are both `deferred`, because
-    /// the protocol has no status for kept-back updates.
+    /// Returns the protocol status.
     pub fn status(self) -> UpdateStatus {
         match self {
             Self::Held | Self::Pinned => UpdateStatus::Held,
-            // TODO: report kept-back updates with their own status (such as
-            // `UpdateStatus::KeptBack`) once the protocol has one: unlike phased updates, they
-            // need an administrator to install or remove a package.
-            Self::Phased | Self::KeptBack => UpdateStatus::Deferred,
+            Self::Phased => UpdateStatus::Deferred,
+            Self::KeptBack => UpdateStatus::KeptBack,
         }
     }
 }
@@ -83,7 +81,8 @@ impl PostponeReason {
 /// Builds the held and deferred updates from the version tables of `apt-cache policy NAME...`.
 ///
 /// A package whose candidate is newer than the installed version gets the candidate as new
-/// version: `held` when it is on hold, else `deferred` (phased or kept back). A pinned package
+/// version: `held` when it is on hold, `deferred` when phasing defers it, else `kept_back`
+/// (kept back by `apt-get upgrade`, or not in any list of the simulation). A pinned package
 /// whose candidate is not newer but whose newest downloadable version is newer than the
 /// installed version is `held`, with that newest version. Each package is reported at most
 /// once, and never when it is in [`PostponedNames::available`].
@@ -274,7 +273,7 @@ mod tests {
                     "linux-image-amd64",
                     "6.1.69-1",
                     "6.1.76-1",
-                    UpdateStatus::Deferred
+                    UpdateStatus::KeptBack
                 ),
                 (
                     "openssl",
@@ -368,9 +367,9 @@ mod tests {
         assert_eq!(
             reported,
             [
-                ("libsystemd0", UpdateStatus::Deferred),
-                ("linux-image-amd64", UpdateStatus::Deferred),
-                ("tzdata", UpdateStatus::Deferred),
+                ("libsystemd0", UpdateStatus::KeptBack),
+                ("linux-image-amd64", UpdateStatus::KeptBack),
+                ("tzdata", UpdateStatus::KeptBack),
             ]
         );
     }
@@ -381,7 +380,7 @@ mod tests {
             (PostponeReason::Held, UpdateStatus::Held),
             (PostponeReason::Pinned, UpdateStatus::Held),
             (PostponeReason::Phased, UpdateStatus::Deferred),
-            (PostponeReason::KeptBack, UpdateStatus::Deferred),
+            (PostponeReason::KeptBack, UpdateStatus::KeptBack),
         ];
         for (reason, status) in cases {
             assert_eq!(reason.status(), status, "{}", reason.as_str());

@@ -105,39 +105,62 @@ fn column_starts(header: &str) -> Vec<usize> {
     starts
 }
 
-/// Cuts a row into the columns that start at `starts`, by display width.
-fn split_columns(line: &str, starts: &[usize]) -> Vec<String> {
+/// Cuts a row into the columns that start at `starts`, by display width, without trimming.
+///
+/// Returns `None` when the row does not fit the header: a character other than a space covers
+/// the display column just before a column start, where winget prints the space between two
+/// columns. A wide character that straddles a column start fails this check too.
+fn split_columns(line: &str, starts: &[usize]) -> Option<Vec<String>> {
     let mut columns = vec![String::new(); starts.len()];
     let mut position = 0;
     for c in line.chars() {
+        let width = c.width().unwrap_or(0);
+        let covers_separator = starts
+            .iter()
+            .any(|start| *start > 0 && (position..position + width).contains(&(start - 1)));
+        if c != ' ' && covers_separator {
+            return None;
+        }
         let index = starts
             .iter()
             .rposition(|start| *start <= position)
             .unwrap_or(0);
         columns[index].push(c);
-        position += c.width().unwrap_or(0);
+        position += width;
     }
-    columns
-        .iter()
-        .map(|column| column.trim().to_owned())
-        .collect()
+    Some(columns)
 }
 
+/// Parses one data row with the column starts of its header, or returns `None` when the line
+/// does not have the structure of a row.
+///
+/// Names and ids may contain spaces, as in the Add/Remove Programs entry
+/// `ARP\Machine\X64\Contoso Tools 1.2`. So a row is recognised by its structure only. Every
+/// column boundary falls on a space, the id and both versions start exactly at their column,
+/// and the source, the last column, is at most one word.
 fn parse_row(line: &str, starts: &[usize]) -> Option<Row> {
-    let columns = split_columns(line, starts);
+    let columns = split_columns(line, starts)?;
     let [name, id, version, available, rest @ ..] = columns.as_slice() else {
         return None;
     };
-    if id.is_empty() || id.contains(' ') || version.is_empty() || available.is_empty() {
+    if [id, version, available]
+        .iter()
+        .any(|column| column.is_empty() || column.starts_with(' '))
+    {
         return None;
     }
-    let source = rest.first().filter(|source| !source.is_empty()).cloned();
+    let source = rest.first().map(|source| source.trim());
+    if source.is_some_and(|source| source.contains(' ')) {
+        return None;
+    }
     Some(Row {
-        name: name.clone(),
-        id: id.clone(),
-        version: version.clone(),
-        available: available.clone(),
-        source,
+        name: name.trim().to_owned(),
+        id: id.trim().to_owned(),
+        version: version.trim().to_owned(),
+        available: available.trim().to_owned(),
+        source: source
+            .filter(|source| !source.is_empty())
+            .map(str::to_owned),
         line: line.to_owned(),
     })
 }
@@ -330,6 +353,115 @@ mod tests {
             resolve_truncated("Microsoft.VisualStudio.2022", &list[0]),
             None
         );
+    }
+
+    #[test]
+    fn ids_with_spaces_parse() {
+        let tables = parse_upgrade(&fixture("upgrade-id-spaces.txt")).unwrap();
+        assert_eq!(
+            ids(&tables.available),
+            [
+                "Git.Git",
+                "Mozilla Firefox",
+                r"ARP\Machine\X64\Contoso Tools 1.2",
+                r"ARP\Machine\X64\Contoso Enterprise Su…",
+            ]
+        );
+        let contoso = &tables.available[2];
+        assert_eq!(contoso.name, "Contoso Tools");
+        assert_eq!(contoso.version, "1.2");
+        assert_eq!(contoso.available, "1.3");
+        assert_eq!(contoso.source.as_deref(), Some("winget"));
+        assert!(!contoso.is_truncated());
+        let firefox = &tables.available[1];
+        assert_eq!(firefox.name, "Mozilla Firefox (x64 en-US)");
+        assert_eq!(firefox.version, "119.0.1");
+    }
+
+    #[test]
+    fn truncated_id_with_spaces_resolved() {
+        let tables = parse_upgrade(&fixture("upgrade-id-spaces.txt")).unwrap();
+        let truncated = &tables.available[3];
+        assert!(truncated.is_truncated());
+        let list = parse_tables(&fixture("list-id-spaces.txt")).unwrap();
+        let prefix = truncated.id.trim_end_matches(TRUNCATION_MARK);
+        let resolved = resolve_truncated(prefix, &list[0]).unwrap();
+        assert_eq!(resolved.id, r"ARP\Machine\X64\Contoso Enterprise Suite 5.0");
+        assert_eq!(resolved.version, "5.0");
+        assert_eq!(resolved.available, "5.1");
+    }
+
+    #[test]
+    fn wide_names_with_space_ids() {
+        let tables = parse_upgrade(&fixture("upgrade-ja-id-spaces.txt")).unwrap();
+        let rows: Vec<(&str, &str, &str, &str)> = tables
+            .available
+            .iter()
+            .map(|row| {
+                (
+                    row.name.as_str(),
+                    row.id.as_str(),
+                    row.version.as_str(),
+                    row.available.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "秀丸エディタ",
+                    r"ARP\Machine\X64\Hidemaru Editor",
+                    "9.22",
+                    "9.25"
+                ),
+                ("サクラエディタ (x64)", "Sakura Editor", "2.4.1", "2.4.2"),
+                (
+                    "ビジュアルスタジオ…",
+                    "Microsoft.VisualStudio.2022.Community",
+                    "17.7.6",
+                    "17.8.0"
+                ),
+                ("Git", "Git.Git", "2.42.0.2", "2.43.0"),
+            ]
+        );
+        assert!(
+            tables
+                .available
+                .iter()
+                .all(|row| row.source.as_deref() == Some("winget"))
+        );
+    }
+
+    #[test]
+    fn truncated_wide_name_is_not_truncated_row() {
+        let tables = parse_upgrade(&fixture("upgrade-ja-id-spaces.txt")).unwrap();
+        let visual_studio = &tables.available[2];
+        assert!(visual_studio.name.ends_with(TRUNCATION_MARK));
+        assert!(!visual_studio.is_truncated());
+    }
+
+    #[test]
+    fn rows_padded_by_characters_fail() {
+        let error = parse_upgrade(&fixture("padded-by-characters.txt")).unwrap_err();
+        assert!(
+            matches!(&error, ParseError::UnrecognisedLine { number: 4, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn sentence_is_not_a_row() {
+        let starts = column_starts("Name  Id    Version Available Source");
+        assert_eq!(
+            parse_row("Some  text  goes    here      and more", &starts),
+            None
+        );
+        assert_eq!(
+            parse_row("Some  text   goes   here      now", &starts),
+            None
+        );
+        assert!(parse_row("Some  Id.x  1.0     2.0       winget", &starts).is_some());
     }
 
     #[test]

@@ -117,8 +117,20 @@ mod tests {
     }
 
     #[test]
+    fn id_with_spaces_is_one_argument() {
+        let arguments = upgrade_arguments(&spec("Mozilla Firefox", "120.0")).unwrap();
+        assert_eq!(arguments[..3], ["upgrade", "--id", "Mozilla Firefox"]);
+        assert_eq!(arguments.len(), 10);
+    }
+
+    #[test]
     fn truncated_and_option_ids_rejected() {
-        for name in ["Microsoft.VisualStudio.2022…", "--all", "Git Git"] {
+        for name in [
+            "Microsoft.VisualStudio.2022…",
+            "--all",
+            "Git;Git",
+            " Git.Git",
+        ] {
             assert!(upgrade_arguments(&spec(name, "1.0")).is_err(), "{name}");
         }
     }

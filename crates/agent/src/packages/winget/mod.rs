@@ -9,6 +9,11 @@
 //! is software that no winget source provides, so `winget upgrade --id` cannot upgrade it. Such
 //! rows are reported as held, which keeps them out of "install all". A job that names one gets a
 //! not-attempted result with the reason.
+//!
+//! Ids may contain spaces (`ARP\Machine\X64\Mozilla Firefox 120.0 (x64 en-US)`), and the
+//! install passes the id as one argument. A row whose id or version winget truncated with `…` is
+//! replaced by the full row from `winget list --id PREFIX`, and detection fails when that does
+//! not name exactly one package, so a truncated id is never reported or installed.
 
 pub mod detect;
 pub mod install;
@@ -19,7 +24,7 @@ use std::time::Duration;
 
 use sysmanage_protocol::{
     JobFailure, JobFailureKind, PackageOutcome, PackageResult, PackageSpec, UpdateInfo,
-    UpdateStatus,
+    UpdateStatus, validate_package_name_for, validate_version_for,
 };
 
 use self::detect::{Row, TRUNCATION_MARK};
@@ -124,6 +129,27 @@ pub fn update_from(row: &Row, status: UpdateStatus) -> UpdateInfo {
     }
 }
 
+/// Checks the id and versions of an update with the protocol's rules for winget. A row that
+/// the server would reject fails the winget detection with the row named, because the server
+/// rejects a report with one invalid update as a whole, with the updates of every manager.
+fn validate_update(update: UpdateInfo, row: &Row) -> Result<UpdateInfo, ScanError> {
+    let result = validate_package_name_for(MANAGER, &update.name)
+        .and_then(|()| validate_version_for(MANAGER, &update.new_version))
+        .and_then(|()| {
+            update
+                .current_version
+                .as_deref()
+                .map_or(Ok(()), |current| validate_version_for(MANAGER, current))
+        });
+    match result {
+        Ok(()) => Ok(update),
+        Err(error) => Err(ScanError::Parse {
+            command: "winget upgrade".to_owned(),
+            reason: format!("the row {:?} cannot be reported: {error}", row.line),
+        }),
+    }
+}
+
 /// Turns a row of the first table into an update: available, or held when the id is a local id
 /// that `winget upgrade --id` cannot upgrade.
 pub fn upgradable_update_from(row: &Row) -> UpdateInfo {
@@ -154,10 +180,15 @@ impl PackageManager for Winget {
         })?;
         let mut updates = Vec::new();
         for row in tables.available {
-            updates.push(upgradable_update_from(&Self::resolve(row)?));
+            let row = Self::resolve(row)?;
+            updates.push(validate_update(upgradable_update_from(&row), &row)?);
         }
         for row in tables.explicit {
-            updates.push(update_from(&Self::resolve(row)?, UpdateStatus::Held));
+            let row = Self::resolve(row)?;
+            updates.push(validate_update(
+                update_from(&row, UpdateStatus::Held),
+                &row,
+            )?);
         }
         Ok(updates)
     }
@@ -352,6 +383,50 @@ mod tests {
                 update.name
             );
         }
+    }
+
+    #[test]
+    fn ids_with_spaces_reported() {
+        let path = format!(
+            "{}/testdata/winget/upgrade-id-spaces.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let tables = detect::parse_upgrade(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let statuses: Vec<(String, UpdateStatus)> = tables.available[..3]
+            .iter()
+            .map(|row| validate_update(upgradable_update_from(row), row).unwrap())
+            .map(|update| (update.name, update.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("Git.Git".to_owned(), UpdateStatus::Available),
+                ("Mozilla Firefox".to_owned(), UpdateStatus::Available),
+                (
+                    r"ARP\Machine\X64\Contoso Tools 1.2".to_owned(),
+                    UpdateStatus::Held
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_row_fails_detection() {
+        let path = format!(
+            "{}/testdata/winget/upgrade-id-spaces.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let tables = detect::parse_upgrade(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let truncated = &tables.available[3];
+        let error = validate_update(upgradable_update_from(truncated), truncated).unwrap_err();
+        assert!(
+            error.to_string().contains("Contoso Enterprise Su"),
+            "{error}"
+        );
+
+        let mut row = tables.available[2].clone();
+        row.id = r"ARP\Machine\X64\Contoso [beta]".to_owned();
+        assert!(validate_update(upgradable_update_from(&row), &row).is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub struct Model {
     pub new_version: String,
     pub origin: Option<String>,
     pub security: bool,
-    /// `available`, `held` or `deferred`.
+    /// `available`, `held`, `deferred` or `kept_back`.
     pub status: String,
 }
 

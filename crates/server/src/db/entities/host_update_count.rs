@@ -10,7 +10,7 @@ pub struct Model {
     pub host_id: i64,
     #[sea_orm(primary_key, auto_increment = false)]
     pub manager: String,
-    /// `available`, `held` or `deferred`.
+    /// `available`, `held`, `deferred` or `kept_back`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub status: String,
     #[sea_orm(primary_key, auto_increment = false)]
