@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-use sysmanage_agent::packages::apt::install::pinned_install_arguments;
+use sysmanage_agent::packages::apt::install::{pinned_install_arguments, upgrade_all_arguments};
 use sysmanage_agent::packages::{InstallSelection, PackageManager};
 use sysmanage_protocol::{JobFailureKind, PackageOutcome, PackageSpec, UpdateStatus};
 
@@ -159,58 +159,95 @@ fn apt_reports_held_package() {
     );
 }
 
-/// Version 2.0 of a package depends on a package that is not installed, so `apt-get upgrade`
-/// keeps it back. The test uses a dpkg status file of its own and only simulates, so the
-/// machine's dpkg database stays untouched.
+/// Version 2.0 of one package depends on a package that is not installed, and version 2.0 of
+/// another conflicts with an installed package. `apt-get upgrade --with-new-pkgs` installs the
+/// first with its new dependency and keeps the second back, because it never removes a package.
+/// The test uses a dpkg status file of its own and only simulates, so the machine's dpkg database
+/// stays untouched.
 #[test]
 fn apt_reports_kept_back_package() {
+    let needs_new = unique_name("needs-new");
+    let dependency = unique_name("new-dependency");
     let kept_back = unique_name("kept-back");
-    let dependency = unique_name("kept-back-dependency");
+    let conflicting = unique_name("conflicting");
+    let package = |name, version| PackageVersion {
+        name,
+        version,
+        repository: "main",
+    };
     let sandbox = AptSandbox::with_dependencies(
         &[
-            PackageVersion {
-                name: &kept_back,
-                version: "1.0",
-                repository: "main",
+            package(&needs_new, "1.0"),
+            package(&needs_new, "2.0"),
+            package(&dependency, "1.0"),
+            package(&kept_back, "1.0"),
+            package(&kept_back, "2.0"),
+            package(&conflicting, "1.0"),
+        ],
+        &[
+            Dependency {
+                name: &needs_new,
+                version: "2.0",
+                field: "Depends",
+                value: &dependency,
             },
-            PackageVersion {
+            Dependency {
                 name: &kept_back,
                 version: "2.0",
-                repository: "main",
-            },
-            PackageVersion {
-                name: &dependency,
-                version: "1.0",
-                repository: "main",
+                field: "Conflicts",
+                value: &conflicting,
             },
         ],
-        &[Dependency {
-            name: &kept_back,
-            version: "2.0",
-            depends: &dependency,
-        }],
     );
-    sandbox.use_sandbox_status(&[(&kept_back, "1.0")]);
+    sandbox.use_sandbox_status(&[
+        (&needs_new, "1.0"),
+        (&kept_back, "1.0"),
+        (&conflicting, "1.0"),
+    ]);
 
     let updates = sandbox.apt().detect_updates().unwrap();
-    let reported: Vec<_> = updates
-        .iter()
-        .filter(|update| update.name == kept_back)
-        .collect();
-    assert_eq!(reported.len(), 1, "{updates:?}");
-    let update = reported[0];
-    assert_eq!(update.status, UpdateStatus::KeptBack);
-    assert_eq!(update.current_version.as_deref(), Some("1.0"));
-    assert_eq!(update.new_version, "2.0");
-    assert_eq!(update.origin.as_deref(), Some("SysManageTest:testing"));
-    assert!(!update.security);
-    assert!(
-        !updates.iter().any(|update| update.name == dependency),
-        "{updates:?}"
-    );
+    let reported = |name: &str| -> Vec<_> {
+        updates
+            .iter()
+            .filter(|update| update.name == name)
+            .collect()
+    };
 
-    // A job that names the package runs these arguments, which install the dependency too.
-    let mut arguments = pinned_install_arguments(
+    let held_back = reported(&kept_back);
+    assert_eq!(held_back.len(), 1, "{updates:?}");
+    assert_eq!(held_back[0].status, UpdateStatus::KeptBack);
+    assert_eq!(held_back[0].current_version.as_deref(), Some("1.0"));
+    assert_eq!(held_back[0].new_version, "2.0");
+    assert_eq!(
+        held_back[0].origin.as_deref(),
+        Some("SysManageTest:testing")
+    );
+    assert!(!held_back[0].security);
+
+    let with_dependency = reported(&needs_new);
+    assert_eq!(with_dependency.len(), 1, "{updates:?}");
+    assert_eq!(with_dependency[0].status, UpdateStatus::Available);
+    assert_eq!(with_dependency[0].new_version, "2.0");
+    assert!(reported(&dependency).is_empty(), "{updates:?}");
+    assert!(reported(&conflicting).is_empty(), "{updates:?}");
+
+    // "All" runs these arguments: the package that needs a new one goes in with it, and the
+    // kept-back package stays.
+    let stdout = simulate(&sandbox, upgrade_all_arguments("DPkg::Lock::Timeout=1"));
+    assert!(
+        stdout.contains(&format!("Inst {dependency} (1.0 ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Inst {needs_new} [1.0] (2.0 ")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&format!("Inst {kept_back} ")), "{stdout}");
+    assert!(!stdout.contains("Remv "), "{stdout}");
+
+    // A job that names the kept-back package runs these arguments, which remove the conflicting
+    // package.
+    let named = pinned_install_arguments(
         "DPkg::Lock::Timeout=1",
         &[PackageSpec {
             manager: "apt".into(),
@@ -219,6 +256,19 @@ fn apt_reports_kept_back_package() {
         }],
     )
     .unwrap();
+    let stdout = simulate(&sandbox, named);
+    assert!(
+        stdout.contains(&format!("Remv {conflicting} [1.0]")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Inst {kept_back} [1.0] (2.0 ")),
+        "{stdout}"
+    );
+}
+
+/// Runs apt-get with `arguments` as a simulation in the sandbox and returns its standard output.
+fn simulate(sandbox: &AptSandbox, mut arguments: Vec<String>) -> String {
     arguments.splice(
         0..0,
         [
@@ -233,20 +283,13 @@ fn apt_reports_kept_back_package() {
         .env("LC_ALL", "C")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        stdout.contains(&format!("Inst {dependency} (1.0 ")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("Inst {kept_back} [1.0] (2.0 ")),
-        "{stdout}"
-    );
+    stdout
 }
 
 /// Points the sandbox's apt at its own preferences file and parts directory, so that the pins

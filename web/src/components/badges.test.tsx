@@ -21,7 +21,7 @@ describe("UpdateStatusBadge", () => {
     expect(badge).toHaveTextContent("kept back");
     await userEvent.hover(badge);
     expect(await screen.findByRole("tooltip")).toHaveTextContent(
-      "apt-get upgrade keeps it back because the new version needs other packages installed or removed.",
+      "apt keeps it back because the new version needs an installed package removed.",
     );
   });
 

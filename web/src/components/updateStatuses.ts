@@ -30,15 +30,15 @@ export const UPDATE_STATUSES: Record<
     label: "kept back",
     color: "yellow",
     description:
-      "apt-get upgrade keeps it back because the new version needs other packages " +
-      "installed or removed. Install all and security-only installs leave it alone; " +
-      "installing it by name also makes those changes.",
+      "apt keeps it back because the new version needs an installed package removed. " +
+      "Install all and security-only installs leave it alone; installing it by name " +
+      "also removes the conflicting packages.",
   },
 };
 
 /**
  * Returns whether an administrator may select the update for an install by name: available
- * updates, and kept-back ones, whose install also installs or removes the packages they need.
+ * updates, and kept-back ones, whose install also removes the packages they conflict with.
  */
 export function isSelectableForInstall(status: string): boolean {
   return status === "available" || status === "kept_back";

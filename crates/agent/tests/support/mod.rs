@@ -83,12 +83,14 @@ pub struct PackageVersion<'a> {
     pub repository: &'a str,
 }
 
-/// A `Depends` field for one built package version.
+/// A relationship field, such as `Depends` or `Conflicts`, for one built package version.
 pub struct Dependency<'a> {
     pub name: &'a str,
     pub version: &'a str,
+    /// Name of the control field: `Depends`, `Conflicts`, `Breaks`, ...
+    pub field: &'a str,
     /// Value of the field, such as `other-package (>= 1.0)`.
-    pub depends: &'a str,
+    pub value: &'a str,
 }
 
 impl AptSandbox {
@@ -97,7 +99,7 @@ impl AptSandbox {
         Self::with_dependencies(packages, &[])
     }
 
-    /// Builds the packages as [`AptSandbox::new`] does, with the `Depends` fields of
+    /// Builds the packages as [`AptSandbox::new`] does, with the relationship fields of
     /// `dependencies` in the matching package versions.
     pub fn with_dependencies(
         packages: &[PackageVersion<'_>],
@@ -112,13 +114,14 @@ impl AptSandbox {
         std::fs::create_dir_all(&debs).unwrap();
 
         for package in packages {
-            let depends = dependencies
+            let fields: String = dependencies
                 .iter()
-                .find(|dependency| {
+                .filter(|dependency| {
                     dependency.name == package.name && dependency.version == package.version
                 })
-                .map(|dependency| dependency.depends);
-            let deb = build_deb(root, package.name, package.version, depends);
+                .map(|dependency| format!("{}: {}\n", dependency.field, dependency.value))
+                .collect();
+            let deb = build_deb(root, package.name, package.version, &fields);
             std::fs::copy(
                 &deb,
                 root.join(package.repository).join(deb.file_name().unwrap()),
@@ -214,16 +217,14 @@ impl AptSandbox {
     }
 }
 
-fn build_deb(root: &Path, name: &str, version: &str, depends: Option<&str>) -> PathBuf {
+/// Builds one package; `fields` are extra control lines, each ending in a newline.
+fn build_deb(root: &Path, name: &str, version: &str, fields: &str) -> PathBuf {
     let tree = root.join("build").join(format!("{name}-{version}"));
     std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
-    let depends = depends
-        .map(|depends| format!("Depends: {depends}\n"))
-        .unwrap_or_default();
     std::fs::write(
         tree.join("DEBIAN/control"),
         format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\n{depends}\
+            "Package: {name}\nVersion: {version}\nArchitecture: all\n{fields}\
              Maintainer: SysManage tests <tests@example.invalid>\n\
              Description: test package of the SysManage agent\n"
         ),

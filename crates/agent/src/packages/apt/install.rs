@@ -54,15 +54,22 @@ pub fn pinned_install_arguments(
 
 /// Builds the apt-get arguments that install every available update.
 ///
-/// `upgrade`, as detection simulates it, so the job installs what the report listed as
-/// available. It installs no new package and removes none, so it leaves kept-back updates
-/// alone, as well as held and phased ones. A job that names a kept-back package installs it
-/// with `apt-get install`, which also installs and removes what that version needs.
+/// `upgrade --with-new-pkgs`, as detection simulates it, so the job installs what the report
+/// listed as available, with the new packages those versions depend on. It removes no package,
+/// so it leaves kept-back updates alone, as well as held and phased ones. A job that names a
+/// kept-back package installs it with `apt-get install`, which also removes what that version
+/// conflicts with.
 pub fn upgrade_all_arguments(lock_timeout_option: &str) -> Vec<String> {
-    let mut arguments: Vec<String> = ["upgrade", "-y", "-o", lock_timeout_option]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let mut arguments: Vec<String> = [
+        "upgrade",
+        "--with-new-pkgs",
+        "-y",
+        "-o",
+        lock_timeout_option,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     arguments.extend(DPKG_OPTIONS.iter().map(|option| (*option).to_owned()));
     arguments
 }
@@ -323,8 +330,10 @@ mod tests {
     #[test]
     fn upgrade_all_leaves_kept_back_alone() {
         let arguments = upgrade_all_arguments("DPkg::Lock::Timeout=300");
-        // `upgrade` never installs a new package or removes one, so kept-back updates stay back.
+        // `upgrade` never removes a package, so kept-back updates stay back; `--with-new-pkgs`
+        // lets it install the new packages that available updates depend on.
         assert_eq!(arguments[0], "upgrade");
+        assert_eq!(arguments[1], "--with-new-pkgs");
         assert!(!arguments.iter().any(|argument| argument == "dist-upgrade"));
     }
 

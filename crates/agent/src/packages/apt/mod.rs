@@ -123,10 +123,18 @@ impl Apt {
 
     fn simulate_upgrade(&self) -> Result<Simulation, ScanError> {
         let mut command = self.command("apt-get");
-        // `upgrade`, like the install of "all", so that the updates it lists are the ones "all"
-        // installs. It keeps back an update that needs a package installed or removed, which
-        // detection then reports as kept back.
-        command.args(["-s", "-V", "-o", "Debug::NoLocking=true", "upgrade"]);
+        // `upgrade --with-new-pkgs`, like the install of "all", so that the updates it lists are
+        // the ones "all" installs. It installs new packages that a new version depends on (a new
+        // kernel ABI package, say) but removes none, so it keeps back an update that needs an
+        // installed package removed, which detection then reports as kept back.
+        command.args([
+            "-s",
+            "-V",
+            "-o",
+            "Debug::NoLocking=true",
+            "--with-new-pkgs",
+            "upgrade",
+        ]);
         let description = describe(&command);
         let output = self.run_checked(command)?;
         let simulation = parse_output(description, &output.stdout, parse_simulation)?;

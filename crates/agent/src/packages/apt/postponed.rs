@@ -1,5 +1,5 @@
 //! Updates that an upgrade would not install: packages on hold (`apt-mark hold`), kept back by
-//! `apt-get upgrade` because they need a package installed or removed, deferred by phasing, or
+//! `apt-get upgrade --with-new-pkgs` because they need a package removed, deferred by phasing, or
 //! held back by a pin in the apt preferences.
 //!
 //! The simulation lists only the updates it installs. These updates come from the version
@@ -82,7 +82,7 @@ impl PostponeReason {
 ///
 /// A package whose candidate is newer than the installed version gets the candidate as new
 /// version: `held` when it is on hold, `deferred` when phasing defers it, else `kept_back`
-/// (kept back by `apt-get upgrade`, or not in any list of the simulation). A pinned package
+/// (kept back by `apt-get upgrade --with-new-pkgs`, or not in any list of the simulation). A pinned package
 /// whose candidate is not newer but whose newest downloadable version is newer than the
 /// installed version is `held`, with that newest version. Each package is reported at most
 /// once, and never when it is in [`PostponedNames::available`].
