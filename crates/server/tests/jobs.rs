@@ -537,7 +537,7 @@ async fn install_validation_per_manager() {
                 "name",
             ),
             (
-                json!({"manager": "winget", "name": "Git Git", "version": "1.0"}),
+                json!({"manager": "winget", "name": "Git&Git", "version": "1.0"}),
                 "name",
             ),
             (
