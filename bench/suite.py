@@ -194,12 +194,25 @@ class Server:
             return 0
         return sum(1 for line in text.splitlines() if "ERROR" in line)
 
+    def last_errors(self, count=5):
+        """Returns the last `count` ERROR lines of the server log, for a failed run's report."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        return [line for line in text.splitlines() if "ERROR" in line][-count:]
+
 
 class Fleet:
     """Load generator processes that together simulate `agents` agents."""
 
+    # Every fleet started and not yet stopped. A scenario that fails leaves its fleet running, and
+    # its agents would then reconnect to the next server on the same port; `stop_all` ends them.
+    running = []
+
     def __init__(self, server, agents, work, name, heartbeat_secs=None, duration_secs=3600,
                  ramp_per_sec=500, job_delay_ms=2000, extra=()):
+        Fleet.running.append(self)
         self.agents = agents
         self.processes = []
         self.stats_files = []
@@ -253,7 +266,14 @@ class Fleet:
             time.sleep(0.5)
         return None
 
+    @classmethod
+    def stop_all(cls):
+        for fleet in list(cls.running):
+            fleet.stop()
+
     def stop(self):
+        if self in Fleet.running:
+            Fleet.running.remove(self)
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -910,7 +930,10 @@ def main():
             log(f"{backend}: failed: {error}")
             result["error"] = str(error)
         finally:
+            Fleet.stop_all()
             result["server_log_errors"] = server.errors_in_log()
+            if "error" in result:
+                result["server_last_errors"] = server.last_errors()
             if backend == "sqlite" and server.process and server.process.poll() is None:
                 agent_server = server
             else:
