@@ -5,6 +5,10 @@ import { describe, expect, it } from "vitest";
 import { UpdateStatusBadge } from "./badges";
 import { isSelectableForInstall } from "./updateStatuses";
 
+// Mantine shows a tooltip after its open transition, which can take longer than the default
+// 1 s of `findBy*` on a loaded machine.
+const TOOLTIP_WAIT = { timeout: 5000 };
+
 function renderBadge(status: string) {
   return render(
     <MantineProvider>
@@ -20,7 +24,9 @@ describe("UpdateStatusBadge", () => {
     const badge = screen.getByTestId("update-status");
     expect(badge).toHaveTextContent("kept back");
     await userEvent.hover(badge);
-    expect(await screen.findByRole("tooltip")).toHaveTextContent(
+    expect(
+      await screen.findByRole("tooltip", {}, TOOLTIP_WAIT),
+    ).toHaveTextContent(
       "apt keeps it back because the new version needs an installed package removed.",
     );
   });
@@ -31,7 +37,7 @@ describe("UpdateStatusBadge", () => {
     const badge = screen.getByTestId("update-status");
     expect(badge).toHaveTextContent("deferred");
     await userEvent.hover(badge);
-    const tooltip = await screen.findByRole("tooltip");
+    const tooltip = await screen.findByRole("tooltip", {}, TOOLTIP_WAIT);
     expect(tooltip).toHaveTextContent("phased rollout");
     expect(tooltip).not.toHaveTextContent("kept back");
   });
