@@ -114,13 +114,15 @@ impl AptSandbox {
         std::fs::create_dir_all(&debs).unwrap();
 
         for package in packages {
-            let fields: String = dependencies
-                .iter()
-                .filter(|dependency| {
-                    dependency.name == package.name && dependency.version == package.version
-                })
-                .map(|dependency| format!("{}: {}\n", dependency.field, dependency.value))
-                .collect();
+            let mut fields = String::new();
+            for dependency in dependencies {
+                if dependency.name == package.name && dependency.version == package.version {
+                    fields.push_str(dependency.field);
+                    fields.push_str(": ");
+                    fields.push_str(dependency.value);
+                    fields.push('\n');
+                }
+            }
             let deb = build_deb(root, package.name, package.version, &fields);
             std::fs::copy(
                 &deb,
