@@ -444,6 +444,45 @@ async fn rate_limit_per_user() {
     }
 }
 
+/// A burst of concurrent wrong passwords must not all be checked before the first failure is
+/// counted: at most `login_max_failures` of them get as far as the password check.
+#[tokio::test]
+async fn concurrent_guesses_stay_limited() {
+    for backend in BACKENDS {
+        let server = TestServer::start_with(backend, Clock::manual(T0), |config| {
+            config.security.login_max_failures = 3;
+            config.security.login_lockout_secs = 120;
+        })
+        .await;
+        let attempts = (0..30u8).map(|index| {
+            let server = &server;
+            async move {
+                login_status(server, &client_from(10 + index), "admin", "wrong password")
+                    .await
+                    .status()
+            }
+        });
+        let statuses = futures_util::future::join_all(attempts).await;
+        let checked = statuses
+            .iter()
+            .filter(|status| **status == StatusCode::UNAUTHORIZED)
+            .count();
+        let limited = statuses
+            .iter()
+            .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert!(checked <= 3, "{backend:?}: {statuses:?}");
+        assert_eq!(checked + limited, 30, "{backend:?}: {statuses:?}");
+
+        let locked = login_status(&server, &client_from(50), "admin", ADMIN_PASSWORD).await;
+        assert_eq!(
+            locked.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "{backend:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn rate_limit_per_address() {
     for backend in BACKENDS {

@@ -34,20 +34,18 @@ pub async fn change_password(
     }: ClientAddress,
     ApiJson(request): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    state
-        .login_limiter
-        .check(&current.userid, address, state.clock.now_ms())?;
     validate_password(&request.new_password)
         .map_err(|message| ApiError::invalid("new_password", message))?;
+    let attempt = state
+        .login_limiter
+        .begin(&current.userid, address, state.clock.now_ms())?;
 
     let stored = user::Entity::find_by_id(current.user_id)
         .one(&state.db)
         .await?
         .ok_or(ApiError::Forbidden)?;
     if !password::verify(request.current_password, stored.password_hash.clone()).await? {
-        state
-            .login_limiter
-            .record_failure(&current.userid, address, state.clock.now_ms());
+        attempt.failed(state.clock.now_ms());
         tracing::info!(
             user_id = current.user_id,
             client_address = %address,
@@ -70,7 +68,7 @@ pub async fn change_password(
         tokens::revoke_user_except_chain(&transaction, current.user_id, &current.chain_id, now)
             .await?;
     transaction.commit().await?;
-    state.login_limiter.record_success(&current.userid);
+    attempt.succeeded();
     tracing::info!(
         user_id = current.user_id,
         userid = %current.userid,

@@ -8,6 +8,11 @@
 //! guessing others. Behind a reverse proxy the address is the client's only when the proxy is
 //! in `api.trusted_proxies` (see [`crate::client_address`]). The counters live in one process: with
 //! several server processes, each counts on its own.
+//!
+//! A password check in progress counts against the limit until it ends ([`LoginLimiter::begin`]),
+//! so that a burst of concurrent guesses cannot all pass the check before the first failure is
+//! counted. A burst of correct logins larger than the limit therefore gets some 429s too, with
+//! `Retry-After: 1`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,10 +43,45 @@ struct Counter {
     /// Unix milliseconds until which logins are rejected.
     locked_until_ms: Option<i64>,
     last_update_ms: i64,
+    /// Password checks started and not yet ended.
+    in_flight: u32,
+}
+
+impl Counter {
+    fn new(now_ms: i64) -> Self {
+        Self {
+            failures: 0,
+            window_start_ms: now_ms,
+            locked_until_ms: None,
+            last_update_ms: now_ms,
+            in_flight: 0,
+        }
+    }
+
+    /// Starts a new window when the current one or its lockout is over.
+    fn refresh(&mut self, now_ms: i64, window_ms: i64) {
+        let over = match self.locked_until_ms {
+            Some(until) => until <= now_ms,
+            None => now_ms - self.window_start_ms >= window_ms,
+        };
+        if over {
+            self.failures = 0;
+            self.window_start_ms = now_ms;
+            self.locked_until_ms = None;
+        }
+    }
+
+    /// Returns whether the counter carries nothing worth keeping.
+    fn is_empty(&self) -> bool {
+        self.failures == 0 && self.locked_until_ms.is_none() && self.in_flight == 0
+    }
 }
 
 impl Counter {
     fn is_stale(&self, now_ms: i64, window_ms: i64) -> bool {
+        if self.in_flight > 0 {
+            return false;
+        }
         match self.locked_until_ms {
             Some(until) => until <= now_ms,
             None => now_ms - self.window_start_ms >= window_ms,
@@ -95,6 +135,52 @@ impl LoginLimiter {
         }
     }
 
+    /// Starts a password check for `userid` from `address`: returns [`ApiError::RateLimited`]
+    /// when either is locked out, or when its failures plus the checks already in progress reach
+    /// the limit. The returned [`Attempt`] counts as in progress until it ends.
+    pub fn begin(
+        &self,
+        userid: &str,
+        address: IpAddr,
+        now_ms: i64,
+    ) -> Result<Attempt<'_>, ApiError> {
+        let keys = Self::keys(userid, address);
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut retry_after_ms = None;
+        for key in &keys {
+            let Some(counter) = counters.get_mut(key) else {
+                continue;
+            };
+            counter.refresh(now_ms, self.window_ms);
+            let wait = match counter.locked_until_ms {
+                Some(until) => Some(until - now_ms),
+                None if counter.failures + counter.in_flight >= self.max_failures => Some(1000),
+                None => None,
+            };
+            retry_after_ms = retry_after_ms.max(wait);
+        }
+        if let Some(wait) = retry_after_ms {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: (wait.max(1) as u64).div_ceil(1000),
+            });
+        }
+        for key in &keys {
+            if !counters.contains_key(key) && counters.len() >= MAX_COUNTERS {
+                self.make_room(&mut counters, now_ms);
+            }
+            let counter = counters
+                .entry(key.clone())
+                .or_insert_with(|| Counter::new(now_ms));
+            counter.in_flight += 1;
+            counter.last_update_ms = now_ms;
+        }
+        Ok(Attempt {
+            limiter: self,
+            keys,
+            ended: false,
+        })
+    }
+
     /// Counts one failed login for `userid` and for `address`.
     pub fn record_failure(&self, userid: &str, address: IpAddr, now_ms: i64) {
         let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
@@ -102,21 +188,34 @@ impl LoginLimiter {
             if !counters.contains_key(&key) && counters.len() >= MAX_COUNTERS {
                 self.make_room(&mut counters, now_ms);
             }
-            let counter = counters.entry(key).or_insert(Counter {
-                failures: 0,
-                window_start_ms: now_ms,
-                locked_until_ms: None,
-                last_update_ms: now_ms,
-            });
-            if counter.is_stale(now_ms, self.window_ms) {
-                counter.failures = 0;
-                counter.window_start_ms = now_ms;
-                counter.locked_until_ms = None;
+            let counter = counters.entry(key).or_insert_with(|| Counter::new(now_ms));
+            self.count_failure(counter, now_ms);
+        }
+    }
+
+    fn count_failure(&self, counter: &mut Counter, now_ms: i64) {
+        counter.refresh(now_ms, self.window_ms);
+        counter.failures += 1;
+        counter.last_update_ms = now_ms;
+        if counter.failures >= self.max_failures {
+            counter.locked_until_ms = Some(now_ms + self.lockout_ms);
+        }
+    }
+
+    /// Ends a check of `keys` that [`LoginLimiter::begin`] started, counting a failure when
+    /// `failed_at_ms` is set.
+    fn end(&self, keys: &[LimitKey; 2], failed_at_ms: Option<i64>) {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in keys {
+            let Some(counter) = counters.get_mut(key) else {
+                continue;
+            };
+            counter.in_flight = counter.in_flight.saturating_sub(1);
+            if let Some(now_ms) = failed_at_ms {
+                self.count_failure(counter, now_ms);
             }
-            counter.failures += 1;
-            counter.last_update_ms = now_ms;
-            if counter.failures >= self.max_failures {
-                counter.locked_until_ms = Some(now_ms + self.lockout_ms);
+            if counter.is_empty() {
+                counters.remove(key);
             }
         }
     }
@@ -124,11 +223,15 @@ impl LoginLimiter {
     /// Clears the counter of `userid` after a successful login or a password change. The
     /// counters of client addresses stay.
     pub fn record_success(&self, userid: &str) {
-        let userid: String = userid.chars().take(MAX_KEY_CHARS).collect();
-        self.counters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&LimitKey::Userid(userid));
+        let key = LimitKey::Userid(userid.chars().take(MAX_KEY_CHARS).collect());
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(counter) = counters.get_mut(&key) {
+            counter.failures = 0;
+            counter.locked_until_ms = None;
+            if counter.is_empty() {
+                counters.remove(&key);
+            }
+        }
     }
 
     /// Returns how many counters are kept.
@@ -156,6 +259,41 @@ impl LoginLimiter {
             .map(|(key, _)| key.clone());
         if let Some(oldest) = oldest {
             counters.remove(&oldest);
+        }
+    }
+}
+
+/// A password check in progress, from [`LoginLimiter::begin`]. Dropping it without
+/// [`Attempt::failed`] or [`Attempt::succeeded`], as on a database error, ends it without
+/// counting a failure.
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: [LimitKey; 2],
+    ended: bool,
+}
+
+impl Attempt<'_> {
+    /// Ends the check as a failed login at `now_ms`.
+    pub fn failed(mut self, now_ms: i64) {
+        self.ended = true;
+        self.limiter.end(&self.keys, Some(now_ms));
+    }
+
+    /// Ends the check as a correct password and clears the user id's failures.
+    pub fn succeeded(mut self) {
+        self.ended = true;
+        self.limiter.end(&self.keys, None);
+        if let LimitKey::Userid(userid) = &self.keys[0] {
+            self.limiter.record_success(userid);
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.limiter.end(&self.keys, None);
         }
     }
 }
@@ -211,6 +349,35 @@ mod tests {
 
         limiter.record_failure("bob", address(1), 0);
         assert!(limiter.check("carol", address(1), 0).is_err());
+    }
+
+    #[test]
+    fn checks_in_progress_count_against_limit() {
+        let limiter = limiter(3, 60);
+        let first = limiter.begin("alice", address(1), 0).unwrap();
+        let second = limiter.begin("alice", address(2), 0).unwrap();
+        let third = limiter.begin("alice", address(3), 0).unwrap();
+        match limiter.begin("alice", address(4), 0) {
+            Err(ApiError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 1),
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        // Another user id from a fresh address is not held up.
+        drop(limiter.begin("bob", address(5), 0).unwrap());
+
+        first.failed(0);
+        second.succeeded();
+        drop(third);
+        // The success cleared the user id's failure; the failure of address 1 stays.
+        assert_eq!(limiter.len(), 1);
+        assert!(limiter.begin("alice", address(4), 0).is_ok());
+    }
+
+    #[test]
+    fn ended_checks_leave_no_counters() {
+        let limiter = limiter(3, 60);
+        limiter.begin("alice", address(1), 0).unwrap().succeeded();
+        drop(limiter.begin("bob", address(1), 0).unwrap());
+        assert!(limiter.is_empty());
     }
 
     #[test]

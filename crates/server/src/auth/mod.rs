@@ -87,9 +87,9 @@ pub async fn login(
     ClientAddress { client, peer }: ClientAddress,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    state
+    let attempt = state
         .login_limiter
-        .check(&request.userid, client, state.clock.now_ms())
+        .begin(&request.userid, client, state.clock.now_ms())
         .inspect_err(|_| {
             tracing::info!(
                 client_address = %client,
@@ -113,9 +113,7 @@ pub async fn login(
     let user = match found {
         Some(user) if verified && user.active => user,
         found => {
-            state
-                .login_limiter
-                .record_failure(&request.userid, client, now);
+            attempt.failed(now);
             if let Some(user) = found {
                 tracing::info!(
                     user_id = user.id,
@@ -137,7 +135,7 @@ pub async fn login(
         }
     };
 
-    state.login_limiter.record_success(&user.userid);
+    attempt.succeeded();
     let chain_id = tokens::new_chain_id();
     let token = tokens::issue(
         &state.db,
