@@ -114,6 +114,14 @@ fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
         return Err(not_an_object(bytes));
     }
+    if contains_escaped_nul(bytes) {
+        // PostgreSQL cannot store U+0000 in text, and no field of the API has a use for it.
+        return Err(ApiError::Unprocessable {
+            field: "body".to_owned(),
+            message: "a string in the body contains the NUL character (\\u0000); remove it"
+                .to_owned(),
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -131,6 +139,23 @@ fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         .end()
         .map_err(|error| json_syntax_error(&error))?;
     Ok(value)
+}
+
+/// Returns whether the JSON text has the escape `\u0000` in a string: a backslash that is not
+/// itself escaped, followed by `u0000`.
+fn contains_escaped_nul(bytes: &[u8]) -> bool {
+    let mut backslashes = 0;
+    for (index, byte) in bytes.iter().enumerate() {
+        if *byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && bytes[index..].starts_with(b"u0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
 }
 
 /// Returns the error for a body that does not start with `{`: a syntax error when it is not

@@ -28,10 +28,25 @@ where
 
 /// Splits a query string into percent-decoded name and value pairs, in their order.
 pub fn query_pairs(query: &str) -> ApiResult<Vec<(String, String)>> {
-    serde_urlencoded::from_str(query).map_err(|_| ApiError::Unprocessable {
-        field: "query".to_owned(),
-        message: "the query string is not valid; send name=value pairs joined by &".to_owned(),
-    })
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|_| ApiError::Unprocessable {
+            field: "query".to_owned(),
+            message: "the query string is not valid; send name=value pairs joined by &".to_owned(),
+        })?;
+    // PostgreSQL cannot compare text with U+0000, so a filter containing it would fail there.
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        return Err(ApiError::Unprocessable {
+            field: name.clone(),
+            message: format!(
+                "query parameter `{}` contains the NUL character (%00); remove it",
+                name.replace('\0', "%00")
+            ),
+        });
+    }
+    Ok(pairs)
 }
 
 /// Deserializes query parameters, already split into pairs, into `T`. `also_accepted` lists
