@@ -69,7 +69,10 @@ pub async fn bootstrap_admin(
     );
     if generated {
         println!("Created administrator '{userid}' with password {password}");
-        println!("This password is shown only once: log in and change it with PUT /users/{{id}}.");
+        println!(
+            "This password is shown only once: log in and change it with POST /account/password \
+             (or the Change password button of the web UI)."
+        );
     }
     Ok(())
 }
