@@ -182,6 +182,7 @@ describe("login redirect", () => {
     "//evil.example/ui/hosts/3",
     "/\\evil.example",
     "/ui/../admin",
+    "/ui//evil.example",
   ])("ignores next=%s", async (next) => {
     const { api } = clientAnswering(200, { [TOKEN_HEADER]: "first-token" });
     renderProtectedApp(

@@ -28,6 +28,8 @@ describe("routerPathFromNext", () => {
     "/hosts/3",
     "/uiadmin",
     "/ui/../admin",
+    "/ui//evil.example",
+    "/ui/\\evil.example",
     "/ui/login",
     "/ui/login?next=%2Fui%2Fhosts",
     `${ORIGIN}/ui/hosts/3`,

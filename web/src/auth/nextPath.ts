@@ -53,5 +53,9 @@ export function routerPathFromNext(
   if (path === "/login" || path.startsWith("/login/")) {
     return "/";
   }
+  // "/ui//host" leaves "//host", which the router rejects as a URL of another host.
+  if (/^\/[/\\]/.test(path)) {
+    return "/";
+  }
   return `${path}${url.search}${url.hash}`;
 }
