@@ -247,7 +247,9 @@ impl LoginLimiter {
         self.len() == 0
     }
 
-    /// Drops stale counters, and if that frees nothing, the least recently updated one.
+    /// Drops stale counters, and if that frees nothing, the least recently updated one that is
+    /// not locked, so that a flood of failures for new user ids cannot unlock a locked one early.
+    /// Only when every counter is locked does the one whose lockout ends first go.
     fn make_room(&self, counters: &mut HashMap<LimitKey, Counter>, now_ms: i64) {
         counters.retain(|_, counter| !counter.is_stale(now_ms, self.window_ms));
         if counters.len() < MAX_COUNTERS {
@@ -255,7 +257,10 @@ impl LoginLimiter {
         }
         let oldest = counters
             .iter()
-            .min_by_key(|(_, counter)| counter.last_update_ms)
+            .min_by_key(|(_, counter)| match counter.locked_until_ms {
+                Some(until) if until > now_ms => (1, until),
+                _ => (0, counter.last_update_ms),
+            })
             .map(|(key, _)| key.clone());
         if let Some(oldest) = oldest {
             counters.remove(&oldest);
@@ -378,6 +383,19 @@ mod tests {
         limiter.begin("alice", address(1), 0).unwrap().succeeded();
         drop(limiter.begin("bob", address(1), 0).unwrap());
         assert!(limiter.is_empty());
+    }
+
+    #[test]
+    fn full_map_keeps_locked_counters() {
+        let limiter = limiter(2, 60);
+        limiter.record_failure("victim", address(1), 0);
+        limiter.record_failure("victim", address(2), 0);
+        assert!(limiter.check("victim", address(3), 1).is_err());
+        // Fill the map with single failures of other user ids, all from one address.
+        for i in 0..MAX_COUNTERS {
+            limiter.record_failure(&format!("user{i}"), address(4), 2 + i as i64);
+        }
+        assert!(limiter.check("victim", address(3), 20_000).is_err());
     }
 
     #[test]
