@@ -101,8 +101,8 @@ impl Pagination {
     pub fn resolve(&self) -> ApiResult<(u64, u64)> {
         self.reject_mixed_styles()?;
         let per_page = match (&self.limit, &self.per_page) {
-            (Some(limit), _) => parse_param::<u64>("limit", limit)?,
-            (None, Some(per_page)) => parse_param::<u64>("per_page", per_page)?,
+            (Some(limit), _) => parse_count("limit", limit)?,
+            (None, Some(per_page)) => parse_count("per_page", per_page)?,
             (None, None) => DEFAULT_LIMIT,
         };
         if per_page == 0 || per_page > MAX_LIMIT {
@@ -118,7 +118,7 @@ impl Pagination {
         }
         let offset = match (&self.offset, &self.page) {
             (Some(offset), _) => {
-                let offset = parse_param::<u64>("offset", offset)?;
+                let offset = parse_count("offset", offset)?;
                 if offset > MAX_OFFSET {
                     return Err(ApiError::invalid(
                         "offset",
@@ -128,7 +128,7 @@ impl Pagination {
                 offset
             }
             (None, Some(page)) => {
-                let page = parse_param::<u64>("page", page)?;
+                let page = parse_count("page", page)?;
                 if page == 0 {
                     return Err(ApiError::invalid("page", "pages are numbered from 1"));
                 }
@@ -208,11 +208,25 @@ where
     }
 }
 
-/// Parses one query parameter, with an error that names it.
-pub fn parse_param<T: std::str::FromStr>(field: &str, value: &str) -> ApiResult<T> {
-    value
-        .parse()
-        .map_err(|_| ApiError::invalid(field, format!("{value:?} is not a valid value")))
+/// Parses a count query parameter such as `limit` or `offset`: an integer of 0 or more.
+pub fn parse_count(field: &str, value: &str) -> ApiResult<u64> {
+    value.parse().map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{value:?} is not a whole number; send an integer of 0 or more"),
+        )
+    })
+}
+
+/// Parses an id query parameter such as `host_id`: an integer of 1 or more, as ids in paths.
+pub fn parse_id(field: &str, value: &str) -> ApiResult<i64> {
+    match value.parse::<i64>() {
+        Ok(id) if id >= 1 => Ok(id),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{value:?} is not an id; send a positive integer such as 12"),
+        )),
+    }
 }
 
 /// Parses a `true`/`false` query parameter.

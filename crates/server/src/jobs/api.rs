@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_time::{rfc3339, rfc3339_opt};
 use crate::db::entities::{host, job, job_package};
 use crate::error::{ApiError, ApiPath, ApiResult};
-use crate::hosts::{PagedQuery, parse_param};
+use crate::hosts::{PagedQuery, parse_id};
 use crate::state::AppState;
 
 /// A job as the API returns it. `packages` and `output_tail` are filled by `GET /jobs/{id}`
@@ -120,7 +120,7 @@ pub async fn list_jobs(
     let (limit, offset) = pagination.resolve()?;
     let mut condition = Condition::all();
     if let Some(host_id) = &filter.host_id {
-        condition = condition.add(job::Column::HostId.eq(parse_param::<i64>("host_id", host_id)?));
+        condition = condition.add(job::Column::HostId.eq(parse_id("host_id", host_id)?));
     }
     if let Some(job_state) = &filter.state {
         if !STATES.contains(&job_state.as_str()) {

@@ -17,7 +17,7 @@ use crate::agents::SendError;
 use crate::auth::CurrentUser;
 use crate::db::entities::{host, host_update, host_update_count};
 use crate::error::{ApiError, ApiPath, ApiResult};
-use crate::hosts::{PagedQuery, Pagination, parse_approval, parse_bool_param, parse_param};
+use crate::hosts::{PagedQuery, Pagination, parse_approval, parse_bool_param, parse_id};
 use crate::state::AppState;
 
 /// One pending update as the API returns it.
@@ -76,7 +76,7 @@ impl UpdateSelection {
     fn parse(filter: &UpdateFilter, host_id: Option<i64>) -> ApiResult<Self> {
         let host_id = match (host_id, &filter.host_id) {
             (Some(id), _) => Some(id),
-            (None, Some(value)) => Some(parse_param::<i64>("host_id", value)?),
+            (None, Some(value)) => Some(parse_id("host_id", value)?),
             (None, None) => None,
         };
         if let Some(manager) = &filter.manager {
