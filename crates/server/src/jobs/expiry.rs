@@ -9,6 +9,7 @@ use super::job_state;
 use crate::db::entities::{job, job_package};
 use crate::events::{self, Event};
 use crate::state::AppState;
+use crate::transaction::begin_write;
 
 /// How often the expiry task looks for expired jobs.
 const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,6 +43,9 @@ pub async fn expire_jobs(state: &AppState) -> Result<usize, DbErr> {
 
     let mut expired = 0;
     for (job_id, host_id) in due {
+        // One transaction per job, so that nobody reads an expired job whose packages are still
+        // pending, and a crash between the two updates leaves neither.
+        let transaction = begin_write(&state.db).await?;
         // The state condition keeps a job that started in the meantime from being expired.
         let updated = job::Entity::update_many()
             .col_expr(job::Column::State, Expr::value(job_state::EXPIRED))
@@ -52,9 +56,10 @@ pub async fn expire_jobs(state: &AppState) -> Result<usize, DbErr> {
             )
             .filter(job::Column::Id.eq(job_id))
             .filter(job::Column::State.is_in(job_state::WAITING))
-            .exec(&state.db)
+            .exec(&transaction)
             .await?;
         if updated.rows_affected == 0 {
+            transaction.rollback().await?;
             continue;
         }
         job_package::Entity::update_many()
@@ -62,8 +67,9 @@ pub async fn expire_jobs(state: &AppState) -> Result<usize, DbErr> {
             .col_expr(job_package::Column::Message, Expr::value("job expired"))
             .filter(job_package::Column::JobId.eq(job_id))
             .filter(job_package::Column::Outcome.eq("pending"))
-            .exec(&state.db)
+            .exec(&transaction)
             .await?;
+        transaction.commit().await?;
         expired += 1;
         tracing::warn!(
             job_id,
