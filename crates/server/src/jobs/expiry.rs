@@ -43,8 +43,8 @@ pub async fn expire_jobs(state: &AppState) -> Result<usize, DbErr> {
 
     let mut expired = 0;
     for (job_id, host_id) in due {
-        // One transaction per job, so that nobody reads an expired job whose packages are still
-        // pending, and a crash between the two updates leaves neither.
+        // One transaction per job, so that no reader sees an expired job whose packages are still
+        // pending, and a crash between the two updates applies neither.
         let transaction = begin_write(&state.db).await?;
         // The state condition keeps a job that started in the meantime from being expired.
         let updated = job::Entity::update_many()
