@@ -10,6 +10,7 @@
 //! never pass on the text of serde or axum, which names Rust types.
 
 mod json;
+mod objects_only;
 mod path;
 mod query;
 mod serde_message;

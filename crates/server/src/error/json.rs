@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use super::objects_only::ObjectsOnly;
 use super::serde_message::{
     SerdeMessage, describe_expected, describe_found, mentions_rust, shorten,
 };
@@ -123,18 +124,19 @@ fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         });
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let error = error.into_inner();
-        match error.classify() {
-            serde_json::error::Category::Data => {
-                // serde_path_to_error prints the top level as ".".
-                let path = if path == "." { "" } else { path.as_str() };
-                body_field_error(path, &SerdeMessage::parse(&without_position(&error)))
+    let value =
+        serde_path_to_error::deserialize(ObjectsOnly(&mut deserializer)).map_err(|error| {
+            let path = error.path().to_string();
+            let error = error.into_inner();
+            match error.classify() {
+                serde_json::error::Category::Data => {
+                    // serde_path_to_error prints the top level as ".".
+                    let path = if path == "." { "" } else { path.as_str() };
+                    body_field_error(path, &SerdeMessage::parse(&without_position(&error)))
+                }
+                _ => json_syntax_error(&error),
             }
-            _ => json_syntax_error(&error),
-        }
-    })?;
+        })?;
     deserializer
         .end()
         .map_err(|error| json_syntax_error(&error))?;
@@ -161,9 +163,7 @@ fn contains_escaped_nul(bytes: &[u8]) -> bool {
 /// Returns the error for a body that does not start with `{`: a syntax error when it is not
 /// JSON, and otherwise a 422 saying what it is. Every request body is an object, and serde
 /// would otherwise read a top-level array as the fields in declaration order, a form the API
-/// does not document.
-///
-/// NOTE: a nested object, such as an item of `packages`, is still read from an array too.
+/// does not document. [`ObjectsOnly`] rejects such an array at any depth below.
 fn not_an_object(bytes: &[u8]) -> ApiError {
     let value: serde_json::Value = match serde_json::from_slice(bytes) {
         Ok(value) => value,

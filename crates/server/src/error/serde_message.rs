@@ -5,6 +5,8 @@
 //! (serde 1.0.229, with `serde_json` 1.0.154 printing `null` for a unit value), so this module
 //! matches that text. A message in another shape becomes [`SerdeMessage::Other`].
 
+use super::objects_only::OBJECT_WITH_FIELDS;
+
 /// Longest quoted value that an error message repeats. Longer values are cut, so that a
 /// megabyte string sent where a number belongs does not come back as a megabyte error.
 const MAX_QUOTED_CHARS: usize = 80;
@@ -139,6 +141,13 @@ pub(super) fn describe_expected(expected: &str) -> String {
     if let Some(range) = integer_range(expected) {
         return range;
     }
+    if let Some(fields) = expected.strip_prefix(OBJECT_WITH_FIELDS) {
+        let names = quoted_names(fields);
+        if names.is_empty() {
+            return "a JSON object".to_owned();
+        }
+        return format!("a JSON object with the fields {}", names.join(", "));
+    }
     if expected.starts_with("struct ") || expected == "a map" || expected == "map" {
         return "a JSON object".to_owned();
     }
@@ -246,6 +255,10 @@ mod tests {
         assert_eq!(describe_expected("a sequence"), "a JSON array");
         assert_eq!(describe_expected("a boolean"), "true or false");
         assert_eq!(describe_expected("u8"), "an integer from 0 to 255");
+        assert_eq!(
+            describe_expected("an object with the fields `manager`, `name`"),
+            "a JSON object with the fields manager, name"
+        );
         assert!(!describe_expected("SomeType").contains("SomeType"));
     }
 
