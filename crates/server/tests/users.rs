@@ -8,6 +8,7 @@ mod support;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{ADMIN_PASSWORD, BACKENDS, Backend, TestServer};
+use sysmanage_server::clock::Clock;
 
 /// An administrator session that follows the token rotation.
 struct Session<'a> {
@@ -265,6 +266,57 @@ async fn last_admin_is_protected() {
             .await;
         assert_eq!(status, StatusCode::OK, "{backend:?}: {demoted}");
         assert_eq!(demoted["is_admin"], false);
+    }
+}
+
+#[tokio::test]
+async fn update_without_change_keeps_updated_at() {
+    const T0: i64 = 1_800_000_000_000;
+    for backend in BACKENDS {
+        let clock = Clock::manual(T0);
+        let server = TestServer::start_with(backend, clock.clone(), |_| {}).await;
+        let mut admin = Session::admin(&server).await;
+        let (_, created) = admin
+            .create(json!({ "userid": "erin", "password": "password123" }))
+            .await;
+        let path = format!("/users/{}", created["id"].as_i64().unwrap());
+        assert_eq!(created["updated_at"], T0, "{backend:?}: {created}");
+        clock.advance(5_000);
+
+        for body in [json!({}), json!({ "password": null, "active": null })] {
+            let (status, error) = admin.send(Method::PUT, &path, Some(body.clone())).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{backend:?} {body}: {error}"
+            );
+            assert_eq!(error["error"]["code"], "invalid", "{error}");
+            assert_eq!(error["error"]["field"], "body", "{error}");
+            let message = error["error"]["message"].as_str().unwrap();
+            assert!(
+                message.contains("send at least one of password, is_admin, active"),
+                "{message}"
+            );
+        }
+
+        let (status, same) = admin
+            .send(
+                Method::PUT,
+                &path,
+                Some(json!({ "is_admin": false, "active": true })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: {same}");
+        assert_eq!(same, created, "{backend:?}");
+        let (_, fetched) = admin.send(Method::GET, &path, None).await;
+        assert_eq!(fetched["updated_at"], T0, "{backend:?}: {fetched}");
+
+        let (status, changed) = admin
+            .send(Method::PUT, &path, Some(json!({ "active": false })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: {changed}");
+        assert_eq!(changed["active"], false, "{backend:?}");
+        assert_eq!(changed["updated_at"], T0 + 5_000, "{backend:?}: {changed}");
     }
 }
 

@@ -27,13 +27,20 @@ pub struct CreateUser {
     pub active: Option<bool>,
 }
 
-/// Body of `PUT /users/{id}`. Absent fields keep their value.
+/// Body of `PUT /users/{id}`. Absent and `null` fields keep their value, and at least one
+/// field must be set.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub password: Option<String>,
     pub is_admin: Option<bool>,
     pub active: Option<bool>,
+}
+
+impl UpdateUser {
+    fn sets_no_field(&self) -> bool {
+        self.password.is_none() && self.is_admin.is_none() && self.active.is_none()
+    }
 }
 
 /// `GET /users`: every user, ordered by id.
@@ -106,9 +113,12 @@ pub async fn create(
 
 /// `PUT /users/{id}`: changes the password, `is_admin` or `active`.
 ///
-/// A new password or a deactivation revokes all the user's tokens, and a new password also
-/// clears the failed-login counter of the user id. The last active
-/// administrator cannot be demoted or deactivated (409).
+/// A body that sets no field is a 422 naming the fields. A body whose `is_admin` and `active`
+/// equal the stored values, without a password, writes nothing and keeps `updated_at`. A
+/// password always counts as a change, even the current one, and gets a new salted hash. A
+/// new password or a deactivation revokes all the user's tokens, and a new password also
+/// clears the failed-login counter of the user id. The last active administrator cannot be
+/// demoted or deactivated (409).
 pub async fn update(
     State(state): State<AppState>,
     Extension(current): Extension<CurrentUser>,
@@ -116,6 +126,12 @@ pub async fn update(
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
     current.require_admin()?;
+    if request.sets_no_field() {
+        return Err(ApiError::invalid(
+            "body",
+            "the body sets no field; send at least one of password, is_admin, active",
+        ));
+    }
     if let Some(password) = &request.password {
         validate_password(password).map_err(|message| ApiError::invalid("password", message))?;
     }
@@ -126,6 +142,15 @@ pub async fn update(
 
     let transaction = begin_write(&state).await?;
     let user = find(&transaction, id).await?;
+    let changes_admin_or_active = request
+        .is_admin
+        .is_some_and(|is_admin| is_admin != user.is_admin)
+        || request.active.is_some_and(|active| active != user.active);
+    if password_hash.is_none() && !changes_admin_or_active {
+        transaction.commit().await?;
+        tracing::debug!(user_id = user.id, by = %current.userid, "user update changed nothing");
+        return Ok(Json(user.into()));
+    }
     let demote = user.is_admin && request.is_admin == Some(false);
     let deactivate = user.active && request.active == Some(false);
     if user.is_admin && user.active && (demote || deactivate) {
