@@ -1,5 +1,7 @@
 //! The HTTP router: public routes, privileged routes behind the token middleware, and the agent
-//! WebSocket endpoint.
+//! WebSocket endpoint. Also binds the listening socket.
+
+use std::net::SocketAddr;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -8,11 +10,36 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde_json::{Value, json};
+use tokio::net::TcpSocket;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::{self, ApiError};
 use crate::state::AppState;
 use crate::{agents, auth, events, hosts, jobs, summary, ui, updates, users};
+
+/// Length of the listen queue requested for the API socket. Linux caps it at
+/// `net.core.somaxconn` (4096 by default since kernel 5.4).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a TCP listener on `address`, IPv4 or IPv6, with [`LISTEN_BACKLOG`].
+///
+/// `std::net::TcpListener::bind` passes a backlog of 128 to `listen(2)` (Rust 1.95 on Linux).
+/// When thousands of agents reconnect at once, for example after a server restart, connections
+/// arrive faster than they are accepted, and the kernel drops the SYNs that do not fit
+/// ("Possible SYN flooding" in its log), so those agents wait for their retransmit timeout. `SO_REUSEADDR` is set as std sets it, so that a
+/// restarted server can bind while old connections are in `TIME_WAIT`.
+///
+/// Must be called inside a Tokio runtime. The listener is returned in non-blocking mode.
+pub fn bind_listener(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
+}
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
@@ -146,4 +173,63 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 /// Public liveness probe for load balancers. Says nothing about the fleet.
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+    use std::time::Duration;
+
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Connections made to a listener that accepts none: more than the queue of 128 that
+    /// `std::net::TcpListener::bind` gets.
+    const UNACCEPTED_CONNECTIONS: usize = 300;
+
+    #[tokio::test]
+    async fn listener_queues_past_std_backlog() {
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .map_or(0, |text| text.trim().parse().unwrap_or(0));
+        if somaxconn < UNACCEPTED_CONNECTIONS {
+            eprintln!(
+                "skipped: net.core.somaxconn is {somaxconn}, below the queue this test needs"
+            );
+            return;
+        }
+        let listener = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = listener.local_addr().unwrap();
+
+        // A full accept queue makes the kernel drop the SYN, so the connect times out.
+        let mut streams = Vec::with_capacity(UNACCEPTED_CONNECTIONS);
+        for index in 0..UNACCEPTED_CONNECTIONS {
+            let connect = TcpStream::connect(address);
+            let stream = tokio::time::timeout(Duration::from_secs(2), connect)
+                .await
+                .unwrap_or_else(|_| panic!("connection {index} timed out: the queue is full"))
+                .unwrap();
+            streams.push(stream);
+        }
+        assert_eq!(streams.len(), UNACCEPTED_CONNECTIONS);
+    }
+
+    #[tokio::test]
+    async fn listener_binds_ipv6() {
+        match bind_listener("[::1]:0".parse().unwrap()) {
+            Ok(listener) => assert!(listener.local_addr().unwrap().is_ipv6()),
+            Err(error) if error.kind() == ErrorKind::AddrNotAvailable => {
+                eprintln!("skipped: this machine has no IPv6 loopback address");
+            }
+            Err(error) => panic!("failed to bind [::1]:0: {error}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn listener_rejects_address_in_use() {
+        let first = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = first.local_addr().unwrap();
+        let error = bind_listener(address).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::AddrInUse, "{error}");
+    }
 }

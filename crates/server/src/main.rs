@@ -11,7 +11,7 @@ use clap::Parser;
 use sysmanage_server::cli::{self, Cli, Command};
 use sysmanage_server::clock::Clock;
 use sysmanage_server::config::{ADMIN_PASSWORD_VARIABLE, Config, LogConfig};
-use sysmanage_server::{app, setup, tls};
+use sysmanage_server::{app, http, setup, tls};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// jemalloc returns freed pages to the system after a few seconds, where glibc's allocator kept
@@ -82,7 +82,7 @@ async fn serve(config: Config, admin_password: Option<String>) -> anyhow::Result
         (Some(cert_file), Some(key_file)) => Some(tls::load_server_config(cert_file, key_file)?),
         _ => None,
     };
-    let listener = std::net::TcpListener::bind(config.api.listen).with_context(|| {
+    let listener = http::bind_listener(config.api.listen).with_context(|| {
         format!(
             "failed to listen on {}; set api.listen to a free address",
             config.api.listen
