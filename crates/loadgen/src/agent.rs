@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::{Bytes, Error as WsError, Message};
 
 use crate::config::{ChurnMode, Settings};
+use crate::fatal::FatalError;
 use crate::identity::AgentIdentity;
 use crate::inventory::simulated_inventory;
 use crate::report::SimulatedUpdates;
@@ -64,6 +65,9 @@ pub enum Phase {
 pub struct AgentContext {
     pub settings: Settings,
     pub stats: Arc<Stats>,
+    /// The first error that must stop the run. An agent that meets one sets it, if unset, and
+    /// ends. The run watches it and stops the other agents.
+    pub fatal: watch::Sender<Option<FatalError>>,
 }
 
 /// Returns the WebSocket settings of a simulated agent: a 4 KiB read buffer instead of the
@@ -134,6 +138,9 @@ enum SessionEnd {
     Lost { welcomed: bool },
     /// The agent closed the connection because the server rejected its host.
     Rejected,
+    /// The agent stopped after an error that a retry cannot fix, stored in
+    /// [`AgentContext::fatal`].
+    Fatal,
 }
 
 /// State of one connection: the host's approval and the messages that wait for the server's
@@ -254,6 +261,7 @@ impl SimulatedAgent {
             attempts += 1;
             match self.connect_and_serve(phase).await {
                 SessionEnd::PhaseChanged => {}
+                SessionEnd::Fatal => return,
                 SessionEnd::Lost { welcomed } => {
                     if welcomed {
                         backoff = reconnect_min;
@@ -294,6 +302,16 @@ impl SimulatedAgent {
             Ok(pair) => pair,
             Err(error) => {
                 self.record_error(&error);
+                if let Some(fatal) = self.fatal_error(&error) {
+                    self.context.fatal.send_if_modified(|current| {
+                        let first = current.is_none();
+                        if first {
+                            *current = Some(fatal);
+                        }
+                        first
+                    });
+                    return SessionEnd::Fatal;
+                }
                 return SessionEnd::Lost { welcomed: false };
             }
         };
@@ -320,6 +338,15 @@ impl SimulatedAgent {
                 SessionEnd::Lost { welcomed: true }
             }
         }
+    }
+
+    /// Returns the run-stopping error for an HTTP response to the upgrade that no retry can
+    /// change, such as 404 for a wrong path. Other errors are retried with backoff.
+    fn fatal_error(&self, error: &SessionError) -> Option<FatalError> {
+        let SessionError::Upgrade(WsError::Http(response)) = error else {
+            return None;
+        };
+        FatalError::from_upgrade_status(&self.context.settings.connect_url, response.status())
     }
 
     fn record_error(&self, error: &SessionError) {

@@ -230,7 +230,11 @@ impl Args {
             return Err(invalid(
                 "--first-index",
                 &self.first_index,
-                "first index plus the number of agents exceeds 4294967295",
+                &format!(
+                    "--first-index plus --agents ({}) must be at most {}; lower either of them",
+                    self.agents,
+                    u32::MAX
+                ),
             ));
         }
         if !self.ramp_per_sec.is_finite() || self.ramp_per_sec <= 0.0 {
@@ -268,11 +272,22 @@ impl Args {
                 "expected at most 500",
             ));
         }
-        if self.reconnect_min_ms == 0 || self.reconnect_max_ms < self.reconnect_min_ms {
+        if self.reconnect_min_ms == 0 {
+            return Err(invalid(
+                "--reconnect-min-ms",
+                &self.reconnect_min_ms,
+                "expected a delay of at least 1 millisecond, so that failed connects do not \
+                 repeat without pause",
+            ));
+        }
+        if self.reconnect_max_ms < self.reconnect_min_ms {
             return Err(invalid(
                 "--reconnect-max-ms",
                 &self.reconnect_max_ms,
-                "expected --reconnect-min-ms > 0 and --reconnect-max-ms >= --reconnect-min-ms",
+                &format!(
+                    "expected at least --reconnect-min-ms ({} milliseconds)",
+                    self.reconnect_min_ms
+                ),
             ));
         }
         if self.handshake_timeout_secs == 0 {
@@ -333,9 +348,10 @@ impl Args {
         let Some(at_secs) = self.churn_at_secs else {
             if self.churn_share > 0.0 {
                 return Err(invalid(
-                    "--churn-at-secs",
-                    &"(missing)",
-                    "--churn-share needs --churn-at-secs",
+                    "--churn-share",
+                    &self.churn_share,
+                    "needs --churn-at-secs SECONDS to say when the churned agents stop; add it, \
+                     or leave out --churn-share",
                 ));
             }
             return Ok(None);
@@ -345,7 +361,10 @@ impl Args {
             return Err(invalid(
                 "--churn-at-secs",
                 &at_secs,
-                "expected a time before the end of --duration-secs",
+                &format!(
+                    "expected fewer seconds than --duration-secs ({})",
+                    duration.as_secs()
+                ),
             ));
         }
         let agents = (self.churn_share * f64::from(self.agents)).round() as u32;
@@ -550,6 +569,81 @@ mod tests {
             .unwrap()
             .validate();
         assert!(too_long.is_err());
+    }
+
+    /// Each invalid value is reported under its own flag, with the value as given.
+    #[test]
+    fn errors_name_flag_and_value() {
+        let cases: [(&[&str], &str, &str, &str); 9] = [
+            (
+                &["--reconnect-min-ms", "0"],
+                "--reconnect-min-ms",
+                "0",
+                "at least 1 millisecond",
+            ),
+            (
+                &["--reconnect-min-ms", "0", "--reconnect-max-ms", "0"],
+                "--reconnect-min-ms",
+                "0",
+                "at least 1 millisecond",
+            ),
+            (
+                &["--reconnect-min-ms", "5000", "--reconnect-max-ms", "10"],
+                "--reconnect-max-ms",
+                "10",
+                "at least --reconnect-min-ms (5000 milliseconds)",
+            ),
+            (
+                &["--churn-share", "0.5"],
+                "--churn-share",
+                "0.5",
+                "needs --churn-at-secs",
+            ),
+            (
+                &["--churn-at-secs", "10"],
+                "--churn-at-secs",
+                "10",
+                "fewer seconds than --duration-secs (10)",
+            ),
+            (
+                &["--first-index", "4294967295", "--agents", "2"],
+                "--first-index",
+                "4294967295",
+                "--first-index plus --agents (2) must be at most 4294967295",
+            ),
+            (&["--agents", "0"], "--agents", "0", "at least 1"),
+            (
+                &["--handshake-timeout-secs", "0"],
+                "--handshake-timeout-secs",
+                "0",
+                "at least 1",
+            ),
+            (
+                &["--report-secs", "0"],
+                "--report-secs",
+                "0",
+                "greater than 0",
+            ),
+        ];
+        for (extra, expected_flag, expected_value, reason_contains) in cases {
+            let error = args(extra).validate().unwrap_err();
+            let ConfigError::InvalidValue {
+                flag,
+                value,
+                reason,
+            } = &error
+            else {
+                panic!("{extra:?}: {error}");
+            };
+            assert_eq!(*flag, expected_flag, "{extra:?}: {error}");
+            assert_eq!(value, expected_value, "{extra:?}: {error}");
+            assert!(reason.contains(reason_contains), "{extra:?}: {error}");
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("invalid {expected_flag} {expected_value}: ")),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod api;
 
 pub mod config;
+pub mod fatal;
 pub mod identity;
 pub mod inventory;
 pub mod report;

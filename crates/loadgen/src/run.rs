@@ -37,11 +37,16 @@ pub struct Summary {
 }
 
 /// Runs the agents of `settings` until the duration is over (or Ctrl-C) and returns the summary.
+///
+/// Fails with a [`crate::fatal::FatalError`] when an agent meets an error that a retry cannot
+/// fix, such as a 404 response to the WebSocket upgrade. The other agents are stopped first.
 pub async fn run(settings: Settings) -> anyhow::Result<Summary> {
     let stats = Arc::new(Stats::new());
+    let (fatal_sender, mut fatal_receiver) = watch::channel(None);
     let context = Arc::new(AgentContext {
         settings: settings.clone(),
         stats: Arc::clone(&stats),
+        fatal: fatal_sender,
     });
     let (steady_sender, steady_phase) = watch::channel(Phase::Running);
     let (churn_sender, churn_phase) = watch::channel(Phase::Running);
@@ -129,6 +134,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<Summary> {
 
         tokio::select! {
             () = sleep_until(wake_at) => {}
+            _ = fatal_receiver.wait_for(Option::is_some) => break,
             result = &mut interrupted => {
                 if let Err(error) = result {
                     tracing::warn!(%error, "failed to listen for Ctrl-C");
@@ -172,6 +178,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<Summary> {
         }
     }
 
+    let fatal = fatal_receiver.borrow().clone();
+    if let Some(error) = &fatal {
+        tracing::error!(%error, "fatal error, stopping every agent");
+    }
     steady_sender.send_replace(Phase::Finished);
     churn_sender.send_replace(Phase::Finished);
     spawner.abort();
@@ -194,6 +204,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<Summary> {
 
     let result = stats.snapshot(started.load(Ordering::Relaxed));
     report_progress(&result, settings.agents, stats_file.as_mut());
+    if let Some(error) = fatal {
+        return Err(error.into());
+    }
     Ok(Summary {
         server_url: settings.connect_url.clone(),
         agents: settings.agents,

@@ -2,7 +2,8 @@
 //! Runs the load generator against a small in-test WebSocket server on 127.0.0.1 that speaks the
 //! server side of the agent protocol: it checks every Hello signature, acknowledges heartbeats,
 //! inventories and reports, sends each host one install job, and approves or rejects hosts
-//! while they are connected.
+//! while they are connected. Plain HTTP servers that respond to every upgrade with one status
+//! check which responses stop the run and which are retried.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -19,6 +20,7 @@ use sysmanage_protocol::{
     AgentMessage, AgentSettings, Approval, Envelope, InstallJob, InstallRequest, NONCE_LEN,
     ServerMessage, Welcome,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -543,4 +545,110 @@ async fn refused_connections_are_retried() {
     let failures = result.errors.get("connect_failed").copied().unwrap_or(0);
     assert!(failures >= 4, "{:?}", result.errors);
     assert_eq!(failures, result.connect_attempts);
+}
+
+/// Starts a server on 127.0.0.1 that responds to every request with `status_line`, such as
+/// `404 Not Found`, and an empty body.
+async fn start_status_server(status_line: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 {status_line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn wrong_path_stops_the_binary() {
+    let address = start_status_server("404 Not Found").await;
+    let url = format!("ws://{address}/wrong");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sysmanage-loadgen"));
+    command
+        .args([
+            "--server-url",
+            &url,
+            "--agents",
+            "3",
+            "--duration-secs",
+            "120",
+        ])
+        .args(["--reconnect-min-ms", "50", "--reconnect-max-ms", "200"])
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), command.output())
+        .await
+        .expect("the load generator kept retrying a 404 response")
+        .unwrap();
+    assert!(!output.status.success(), "{:?}", output.status);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&url), "{stderr}");
+    assert!(stderr.contains("HTTP 404 Not Found"), "{stderr}");
+    assert!(stderr.contains("/agent/connect"), "{stderr}");
+}
+
+#[tokio::test]
+async fn permanent_statuses_stop_the_run() {
+    for status_line in [
+        "200 OK",
+        "400 Bad Request",
+        "401 Unauthorized",
+        "403 Forbidden",
+        "405 Method Not Allowed",
+    ] {
+        let address = start_status_server(status_line).await;
+        let url = format!("ws://{address}");
+        let settings = Args::try_parse_from([
+            "sysmanage-loadgen",
+            "--server-url",
+            &url,
+            "--agents",
+            "2",
+            "--duration-secs",
+            "120",
+        ])
+        .unwrap()
+        .validate()
+        .unwrap();
+        let error = tokio::time::timeout(std::time::Duration::from_secs(30), run(settings))
+            .await
+            .unwrap_or_else(|_| panic!("the run kept retrying {status_line}"))
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains(&format!("HTTP {status_line}")),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("{url}/agent/connect")),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn transient_statuses_are_retried() {
+    for status_line in ["503 Service Unavailable", "429 Too Many Requests"] {
+        let address = start_status_server(status_line).await;
+        let summary = run_loadgen(address, &["--agents", "2", "--duration-secs", "1"]).await;
+        let result = &summary.result;
+        assert_eq!(result.welcomes, 0, "{status_line}");
+        let failures = result.errors.get("upgrade_failed").copied().unwrap_or(0);
+        assert!(failures >= 4, "{status_line}: {:?}", result.errors);
+        assert_eq!(failures, result.connect_attempts, "{status_line}");
+    }
 }
