@@ -37,6 +37,70 @@ export function ConflictWarning({ host }: { host: Host }) {
   );
 }
 
+function hasConflict(host: Host): boolean {
+  return (
+    host.conflict_with_host_id !== null &&
+    host.conflict_with_host_id !== undefined
+  );
+}
+
+/**
+ * Returns the callback for a finished approval change, which shows a success notification and
+ * reloads the host queries.
+ */
+function useApprovalDone(host: Host) {
+  const queryClient = useQueryClient();
+  return (verb: string) => {
+    notifySuccess(`${host.hostname} ${verb}.`);
+    void queryClient.invalidateQueries({ queryKey: ["hosts"] });
+    void queryClient.invalidateQueries({ queryKey: ["host", host.id] });
+  };
+}
+
+/**
+ * Returns the mutation that approves `host`. On a hostname conflict the request replaces the
+ * other host, which the server then rejects.
+ */
+function useApproveHost(host: Host) {
+  const api = useApi();
+  const onDone = useApprovalDone(host);
+  return useMutation({
+    mutationFn: () => approveHost(api, host.id, hasConflict(host)),
+    onSuccess: () => onDone("approved"),
+    onError: (error) =>
+      notifyError(`Failed to approve ${host.hostname}`, error),
+  });
+}
+
+/**
+ * Approve button of a pending host for a place of the page that needs approval first, such as
+ * the update actions. Orange with a warning icon when approving replaces another host.
+ */
+export function ApproveHostButton({
+  host,
+  purpose,
+}: {
+  host: Host;
+  /** End of the accessible name, such as "to install updates". */
+  purpose: string;
+}) {
+  const approve = useApproveHost(host);
+  const conflict = hasConflict(host);
+  return (
+    <Button
+      size="xs"
+      variant="light"
+      color={conflict ? "orange" : "blue"}
+      leftSection={conflict ? <IconAlertTriangle size={14} /> : undefined}
+      loading={approve.isPending}
+      onClick={() => approve.mutate()}
+      aria-label={`Approve ${host.hostname} ${purpose}`}
+    >
+      Approve
+    </Button>
+  );
+}
+
 /** Approve and reject buttons of a pending host. */
 export function HostApprovalActions({
   host,
@@ -46,22 +110,9 @@ export function HostApprovalActions({
   compact?: boolean;
 }) {
   const api = useApi();
-  const queryClient = useQueryClient();
-  const conflict =
-    host.conflict_with_host_id !== null &&
-    host.conflict_with_host_id !== undefined;
-
-  const onDone = (verb: string) => {
-    notifySuccess(`${host.hostname} ${verb}.`);
-    void queryClient.invalidateQueries({ queryKey: ["hosts"] });
-    void queryClient.invalidateQueries({ queryKey: ["host", host.id] });
-  };
-  const approve = useMutation({
-    mutationFn: () => approveHost(api, host.id, conflict),
-    onSuccess: () => onDone("approved"),
-    onError: (error) =>
-      notifyError(`Failed to approve ${host.hostname}`, error),
-  });
+  const conflict = hasConflict(host);
+  const onDone = useApprovalDone(host);
+  const approve = useApproveHost(host);
   const reject = useMutation({
     mutationFn: () => rejectHost(api, host.id),
     onSuccess: () => onDone("rejected"),

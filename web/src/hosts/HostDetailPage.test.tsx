@@ -1,4 +1,5 @@
-import { screen, within } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { ApiClient } from "../api/client";
 import type { Host, Update } from "../api/types";
@@ -31,6 +32,7 @@ function host(overrides: Partial<Host>): Host {
 const HOSTS: Record<string, Host> = {
   "1": host({}),
   "3": host({ id: 3, hostname: "new-1", approval: "pending" }),
+  "4": host({ id: 4, hostname: "old-1", approval: "rejected" }),
 };
 
 const UPDATES: Update[] = [
@@ -46,7 +48,10 @@ const UPDATES: Update[] = [
   },
 ];
 
-/** Opens the page of host `hostId` as `userid` and waits until the user and updates loaded. */
+/**
+ * Opens the page of host `hostId` as `userid`, waits until the user and updates loaded, and
+ * returns the fake server.
+ */
 async function renderHostAs(userid: string, hostId: number) {
   const server = createFakeServer({
     "GET /users": () => ({ body: TEST_USERS }),
@@ -56,6 +61,9 @@ async function renderHostAs(userid: string, hostId: number) {
       body: hostId === 1 ? UPDATES : [],
     }),
     "GET /jobs": () => ({ body: [] }),
+    [`POST /hosts/${hostId}/approve`]: () => ({
+      body: { ...HOSTS[String(hostId)], approval: "approved" },
+    }),
   });
   const api = new ApiClient({ fetch: server.fetch });
   await api.login(userid, "secret");
@@ -71,6 +79,7 @@ async function renderHostAs(userid: string, hostId: number) {
   if (hostId === 1) {
     await screen.findByRole("row", { name: /openssl/ });
   }
+  return server;
 }
 
 const UPDATE_BUTTONS = [
@@ -92,6 +101,48 @@ describe("HostDetailPage for an administrator", () => {
     ).toBeInTheDocument();
   });
 
+  it.each([
+    [3, "Updates can be installed once the host is approved.", true],
+    [4, "This host is rejected, so updates cannot be installed on it.", false],
+  ])(
+    "replaces the update actions of unapproved host %i with a line",
+    async (hostId, line, approvable) => {
+      await renderHostAs("admin", hostId);
+
+      for (const name of UPDATE_BUTTONS) {
+        expect(screen.queryByRole("button", { name })).not.toBeInTheDocument();
+      }
+      expect(screen.queryAllByRole("checkbox")).toHaveLength(0);
+      expect(screen.getByTestId("install-needs-approval")).toHaveTextContent(
+        line,
+      );
+      const approve = screen.queryByRole("button", {
+        name: /^Approve .* to install updates$/,
+      });
+      if (approvable) {
+        expect(approve).toBeInTheDocument();
+      } else {
+        expect(approve).not.toBeInTheDocument();
+      }
+    },
+  );
+
+  it("approves a pending host from the update actions", async () => {
+    const server = await renderHostAs("admin", 3);
+
+    await userEvent.click(
+      screen.getByRole("button", { name: "Approve new-1 to install updates" }),
+    );
+    await waitFor(() =>
+      expect(
+        server.seen.filter(
+          (request) =>
+            request.method === "POST" && request.path === "/hosts/3/approve",
+        ),
+      ).toHaveLength(1),
+    );
+  });
+
   it("shows the install and refresh actions", async () => {
     await renderHostAs("admin", 1);
 
@@ -100,6 +151,9 @@ describe("HostDetailPage for an administrator", () => {
     }
     const row = screen.getByRole("row", { name: /openssl/ });
     expect(within(row).getByRole("checkbox")).toBeEnabled();
+    expect(
+      screen.queryByTestId("install-needs-approval"),
+    ).not.toBeInTheDocument();
   });
 });
 

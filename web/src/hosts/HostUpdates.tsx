@@ -23,11 +23,13 @@ import {
 } from "../components/updateStatuses";
 import { notifyError, notifySuccess } from "../components/notify";
 import { ErrorAlert } from "../components/QueryState";
+import { ApproveHostButton } from "./HostApprovalActions";
 
 /**
  * Renders the pending updates of one host, with install and refresh actions for administrators.
  * Other users see the list without selection boxes or buttons, because the server rejects
- * their installs and refreshes with `admin_required`.
+ * their installs and refreshes with `admin_required`. On a host that is not approved the
+ * server rejects both actions too, so administrators get a line saying so in their place.
  */
 export function HostUpdates({ host }: { host: Host }) {
   const api = useApi();
@@ -46,6 +48,7 @@ export function HostUpdates({ host }: { host: Host }) {
       : items.filter((update) => update.status === status);
   const securityCount = items.filter((update) => update.security).length;
   const approved = host.approval === "approved";
+  const showUpdateActions = isAdmin && approved;
 
   const install = useMutation({
     mutationFn: (request: InstallRequest) =>
@@ -100,20 +103,19 @@ export function HostUpdates({ host }: { host: Host }) {
               setSelected([]);
             }}
           />
-          {isAdmin && (
+          {showUpdateActions && (
             <>
               <Button
                 variant="default"
                 leftSection={<IconRefresh size={16} />}
                 loading={refresh.isPending}
-                disabled={!approved}
                 onClick={() => refresh.mutate()}
               >
                 Check for updates now
               </Button>
               <Button
                 leftSection={<IconDownload size={16} />}
-                disabled={!approved || selected.length === 0 || busy}
+                disabled={selected.length === 0 || busy}
                 loading={
                   busy &&
                   install.variables !== undefined &&
@@ -126,14 +128,14 @@ export function HostUpdates({ host }: { host: Host }) {
               <Button
                 color="orange"
                 leftSection={<IconShieldCheck size={16} />}
-                disabled={!approved || securityCount === 0 || busy}
+                disabled={securityCount === 0 || busy}
                 onClick={() => install.mutate({ security_only: true })}
               >
                 Install security updates
               </Button>
               <Button
                 variant="light"
-                disabled={!approved || items.length === 0 || busy}
+                disabled={items.length === 0 || busy}
                 onClick={() => install.mutate({ all: true })}
               >
                 Install all
@@ -142,6 +144,18 @@ export function HostUpdates({ host }: { host: Host }) {
           )}
         </Group>
       </Group>
+      {isAdmin && !approved && (
+        <Group gap="xs" mb="xs">
+          <Text size="sm" c="dimmed" data-testid="install-needs-approval">
+            {host.approval === "rejected"
+              ? "This host is rejected, so updates cannot be installed on it."
+              : "Updates can be installed once the host is approved."}
+          </Text>
+          {host.approval === "pending" && (
+            <ApproveHostButton host={host} purpose="to install updates" />
+          )}
+        </Group>
+      )}
       {install.data && (
         <Text size="sm" mb="xs">
           Job{" "}
@@ -164,11 +178,11 @@ export function HostUpdates({ host }: { host: Host }) {
         idAccessor={(update) =>
           `${update.manager}/${update.name}/${update.architecture ?? ""}`
         }
-        {...(isAdmin && {
+        {...(showUpdateActions && {
           selectedRecords: selected,
           onSelectedRecordsChange: setSelected,
           isRecordSelectable: (update: Update) =>
-            approved && isSelectableForInstall(update.status),
+            isSelectableForInstall(update.status),
         })}
         noRecordsText={
           approved
