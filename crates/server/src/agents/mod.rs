@@ -6,6 +6,7 @@
 mod admission;
 mod handshake;
 mod malformed;
+mod outbox;
 mod registry;
 mod session;
 

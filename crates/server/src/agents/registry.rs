@@ -5,15 +5,11 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use sysmanage_protocol::ServerMessage;
-use tokio::sync::mpsc;
+
+use super::outbox::{self, PushError, Receiver, Sender};
 
 /// Outgoing messages one connection buffers before senders wait.
 const QUEUE_CAPACITY: usize = 64;
-
-/// Element type of a connection's queue. Boxed because the channel allocates its first block of
-/// 32 slots when the connection registers, and nearly all connections never receive anything
-/// through it. 32 pointers take 256 bytes, while 32 unboxed messages took about 1.8 KB.
-type QueuedMessage = Box<ServerMessage>;
 
 /// Time a sender waits for room in a full queue before it gives up.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,7 +23,15 @@ pub struct Registry {
 
 struct Connection {
     id: u64,
-    sender: mpsc::Sender<QueuedMessage>,
+    sender: Sender,
+}
+
+/// A connection leaves the map when it is replaced, unregistered or disconnected. Closing its
+/// outbox then makes its session receive `None` and close.
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.sender.close();
+    }
 }
 
 /// The receiving side of one registered connection, owned by its session.
@@ -35,7 +39,7 @@ pub struct Registration {
     pub connection_id: u64,
     /// Yields `None` once a newer connection of the same host replaced this one or the host was
     /// deleted; the session then closes.
-    pub receiver: mpsc::Receiver<QueuedMessage>,
+    pub receiver: Receiver,
 }
 
 /// Why a message could not be handed to a connection.
@@ -51,7 +55,7 @@ impl Registry {
     /// Registers a new connection of `host_id`, replacing and thereby closing an older one.
     pub fn register(&self, host_id: i64) -> Registration {
         let connection_id = self.next_connection_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let (sender, receiver) = outbox::outbox(QUEUE_CAPACITY);
         let replaced = self.connections.insert(
             host_id,
             Connection {
@@ -92,10 +96,10 @@ impl Registry {
             .get(&host_id)
             .map(|connection| connection.sender.clone())
             .ok_or(SendError::NotConnected)?;
-        match sender.send_timeout(Box::new(message), SEND_TIMEOUT).await {
+        match sender.push(Box::new(message), SEND_TIMEOUT).await {
             Ok(()) => Ok(()),
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => Err(SendError::QueueFull),
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => Err(SendError::NotConnected),
+            Err(PushError::Full) => Err(SendError::QueueFull),
+            Err(PushError::Closed) => Err(SendError::NotConnected),
         }
     }
 }

@@ -40,13 +40,26 @@ struct ProcessedMessage {
     reply: Result<Option<ServerMessage>, (ErrorCode, String)>,
 }
 
+/// Serializes `message` in a fresh envelope as one text frame.
+fn text_frame(message: ServerMessage) -> Message {
+    Message::Text(Envelope::new(message).to_json().into())
+}
+
+/// Serializes an `Error` reply as one text frame.
+fn error_frame(in_reply_to: Option<MessageId>, code: ErrorCode, message: &str) -> Message {
+    text_frame(ServerMessage::Error(ErrorReply {
+        in_reply_to,
+        code,
+        message: message.to_owned(),
+    }))
+}
+
 /// Serializes `message` in a fresh envelope and sends it as one text frame.
 pub(super) async fn send_message(
     socket: &mut WebSocket,
     message: ServerMessage,
 ) -> Result<(), axum::Error> {
-    let text = Envelope::new(message).to_json();
-    socket.send(Message::Text(text.into())).await
+    socket.send(text_frame(message)).await
 }
 
 /// Sends an `Error` reply. A failed send is left to the read loop, which then finds the socket
@@ -57,56 +70,65 @@ pub(super) async fn reply_error(
     code: ErrorCode,
     message: &str,
 ) {
-    let reply = ServerMessage::Error(ErrorReply {
-        in_reply_to,
-        code,
-        message: message.to_owned(),
-    });
-    let _ = send_message(socket, reply).await;
+    let _ = socket.send(error_frame(in_reply_to, code, message)).await;
 }
 
 /// Runs one connection from the challenge to its close. Invalid agent input gets an error reply;
 /// only a failed handshake, a rejected registration, a close or a transport error ends the
 /// connection. `peer_ip` is the client address that the per-address registration limit counts.
-pub(super) async fn run(mut socket: WebSocket, state: AppState, peer_ip: Option<IpAddr>) {
-    // This future lives in the connection's task for as long as the agent stays connected, and an
-    // async fn is as large as its largest await. The handshake awaits database queries whose
-    // futures take several KiB, so it runs in a future of its own on the heap that is freed
-    // before the session starts.
-    let Some(host) = Box::pin(authenticate(&mut socket, &state, peer_ip)).await else {
-        return;
-    };
-
-    let mut registration = state.agents.register(host.id);
-    state.liveness.connected(
-        host.id,
-        registration.connection_id,
-        host.approval == Approval::Approved,
-        host.status,
-    );
-
+///
+/// The returned future lives in the connection's task for as long as the agent stays connected,
+/// so its size is memory per connected agent. It is built to stay small:
+/// - The socket and the state go into `Session` before the future starts. rustc keeps the
+///   arguments of an async fn in its future next to the locals they are moved into
+///   (rust-lang/rust#62958), so an async fn that took the socket would store it twice.
+/// - The handshake runs in a future of its own on the heap, freed before the session starts,
+///   because its database queries take several KiB.
+/// - The read loop decides what to send without awaiting, and then awaits only the send of a
+///   finished frame (see [`Session::serve`]).
+pub(super) fn run(
+    socket: WebSocket,
+    state: AppState,
+    peer_ip: Option<IpAddr>,
+) -> impl Future<Output = ()> + Send {
     let mut session = Session {
         socket,
         state,
-        host_id: host.id,
+        host_id: 0,
         malformed: MalformedFrames::new(Instant::now()),
         processing: None,
         queued: VecDeque::new(),
     };
-    session
-        .serve(&mut registration.receiver, host.approval)
-        .await;
+    async move {
+        let authenticated = authenticate(&mut session.socket, &session.state, peer_ip);
+        let Some(host) = Box::pin(authenticated).await else {
+            return;
+        };
+        session.host_id = host.id;
+        session.malformed = MalformedFrames::new(Instant::now());
 
-    session
-        .state
-        .agents
-        .unregister(session.host_id, registration.connection_id);
-    session
-        .state
-        .liveness
-        .disconnected(session.host_id, registration.connection_id);
-    session.malformed.finish();
-    tracing::info!("agent disconnected");
+        let mut registration = session.state.agents.register(host.id);
+        session.state.liveness.connected(
+            host.id,
+            registration.connection_id,
+            host.approval == Approval::Approved,
+            host.status,
+        );
+        session
+            .serve(&mut registration.receiver, host.approval)
+            .await;
+
+        session
+            .state
+            .agents
+            .unregister(session.host_id, registration.connection_id);
+        session
+            .state
+            .liveness
+            .disconnected(session.host_id, registration.connection_id);
+        session.malformed.finish();
+        tracing::info!("agent disconnected");
+    }
 }
 
 /// Sends the challenge, verifies `Hello` and registers the host. Returns `None` after replying
@@ -185,6 +207,17 @@ struct Session {
     queued: VecDeque<(MessageId, AgentMessage)>,
 }
 
+/// Action of the read loop after an event, decided without awaiting anything.
+enum Step {
+    Continue,
+    /// Send this frame and go on.
+    Send(Message),
+    /// Send a close frame with this code and reason, then end the connection.
+    Close(u16, &'static str),
+    /// End the connection without sending anything, because it failed or the agent closed it.
+    End,
+}
+
 /// Whether the read loop goes on after a frame.
 enum Flow {
     Continue,
@@ -192,8 +225,9 @@ enum Flow {
 }
 
 impl Session {
-    async fn send(&mut self, message: ServerMessage) -> Flow {
-        match send_message(&mut self.socket, message).await {
+    /// Sends one frame. The future holds only the frame, not the message it was made from.
+    async fn send(&mut self, frame: Message) -> Flow {
+        match self.socket.send(frame).await {
             Ok(()) => Flow::Continue,
             Err(error) => {
                 tracing::debug!(%error, "failed to send to the agent");
@@ -202,30 +236,37 @@ impl Session {
         }
     }
 
-    async fn reply_error(
-        &mut self,
-        in_reply_to: Option<MessageId>,
-        code: ErrorCode,
-        message: &str,
-    ) {
-        reply_error(&mut self.socket, in_reply_to, code, message).await;
-    }
-
-    async fn close(&mut self, code: u16, reason: &'static str) {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
+    /// Carries out a step of the read loop.
+    async fn perform(&mut self, step: Step) -> Flow {
+        match step {
+            Step::Continue => Flow::Continue,
+            Step::Send(frame) => self.send(frame).await,
+            Step::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = self.socket.send(Message::Close(Some(frame))).await;
+                Flow::Close
+            }
+            Step::End => Flow::Close,
+        }
     }
 
     /// Sends `Welcome`, delivers open jobs, then serves frames until either side closes.
+    ///
+    /// Each turn of the loop waits for the first of: a stored message, a frame from the agent, a
+    /// message queued by an API handler, or the check timer. Handling it is synchronous and
+    /// yields a [`Step`], and the only await after it is the send of one finished frame. This keeps
+    /// the future of the loop, which every connected agent holds, to the socket's own send future
+    /// instead of the nested futures of each handler with their messages inside.
     async fn serve(
         &mut self,
-        outgoing: &mut tokio::sync::mpsc::Receiver<Box<ServerMessage>>,
+        outgoing: &mut super::outbox::Receiver,
         approval: Approval,
     ) {
         let config = &self.state.config.agents;
+        let heartbeat_interval = Duration::from_secs(config.heartbeat_interval_secs.max(1));
         let welcome = Welcome {
             host_id: self.host_id,
             approval,
@@ -238,9 +279,7 @@ impl Session {
                 .map(|status| status.as_str().to_owned())
                 .collect(),
         };
-        let silence_limit =
-            Duration::from_secs(config.heartbeat_interval_secs.max(1)) * SILENT_INTERVALS;
-        if let Flow::Close = self.send(ServerMessage::Welcome(welcome)).await {
+        if let Flow::Close = self.send(text_frame(ServerMessage::Welcome(welcome))).await {
             return;
         }
         // Boxed like the handshake in `run`, because its database queries would otherwise
@@ -251,55 +290,42 @@ impl Session {
             return;
         }
 
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
-        let mut last_frame = Instant::now();
+        let mut timers = Timers::new(heartbeat_interval, Instant::now());
         loop {
-            let flow = tokio::select! {
+            let step = tokio::select! {
                 processed = finish(&mut self.processing), if self.processing.is_some() => {
                     self.processing = None;
                     self.start_next();
-                    self.send_processed(processed).await
+                    processed_step(processed)
                 }
                 frame = self.socket.recv(), if self.queued.len() < MAX_QUEUED_MESSAGES => match frame {
                     Some(Ok(message)) => {
-                        last_frame = Instant::now();
-                        self.handle_frame(message).await
+                        timers.last_frame = Instant::now();
+                        self.handle_frame(message)
                     }
                     Some(Err(error)) if super::is_message_too_large(&error) => {
                         tracing::warn!(
                             max_bytes = super::MAX_MESSAGE_SIZE,
                             "closing the connection because the agent sent a message that is too large"
                         );
-                        self.close(close_code::SIZE, "message larger than the maximum of 8 MiB").await;
-                        Flow::Close
+                        Step::Close(close_code::SIZE, "message larger than the maximum of 8 MiB")
                     }
                     Some(Err(error)) => {
                         tracing::debug!(%error, "agent connection failed");
-                        Flow::Close
+                        Step::End
                     }
-                    None => Flow::Close,
+                    None => Step::End,
                 },
-                message = outgoing.recv() => if let Some(message) = message {
-                    self.send(*message).await
-                } else {
-                    self.close(close_code::POLICY, "replaced by a newer connection of this host")
-                        .await;
-                    Flow::Close
+                message = outgoing.recv() => match message {
+                    Some(message) => Step::Send(text_frame(*message)),
+                    None => Step::Close(
+                        close_code::POLICY,
+                        "replaced by a newer connection of this host",
+                    ),
                 },
-                _ = ping.tick() => match self.socket.send(Message::Ping(axum::body::Bytes::default())).await {
-                    Ok(()) => Flow::Continue,
-                    Err(_) => Flow::Close,
-                },
-                () = tokio::time::sleep_until(last_frame + silence_limit) => {
-                    tracing::warn!(
-                        silent_secs = silence_limit.as_secs(),
-                        "closing silent agent connection"
-                    );
-                    self.close(close_code::AWAY, "no message for three heartbeat intervals").await;
-                    Flow::Close
-                }
+                _ = timers.check.tick() => timers.step(Instant::now()),
             };
-            if let Flow::Close = flow {
+            if let Flow::Close = self.perform(step).await {
                 // A message being stored, such as a job result, is finished rather than dropped.
                 // Its reply cannot be sent any more, so the agent sends the message again.
                 if let Some(processing) = self.processing.take() {
@@ -332,17 +358,6 @@ impl Session {
         }
     }
 
-    async fn send_processed(&mut self, processed: ProcessedMessage) -> Flow {
-        match processed.reply {
-            Ok(Some(message)) => self.send(message).await,
-            Ok(None) => Flow::Continue,
-            Err((code, message)) => {
-                self.reply_error(Some(processed.id), code, &message).await;
-                Flow::Continue
-            }
-        }
-    }
-
     async fn deliver_open_jobs(&mut self) -> Flow {
         let open = match jobs::jobs_to_deliver(&self.state, self.host_id).await {
             Ok(open) => open,
@@ -353,7 +368,7 @@ impl Session {
         };
         for job in open {
             let job_id = job.job_id;
-            if let Flow::Close = self.send(ServerMessage::InstallJob(job)).await {
+            if let Flow::Close = self.send(text_frame(ServerMessage::InstallJob(job))).await {
                 return Flow::Close;
             }
             tracing::info!(job_id, "install job delivered");
@@ -364,27 +379,25 @@ impl Session {
         Flow::Continue
     }
 
-    async fn handle_frame(&mut self, frame: Message) -> Flow {
+    fn handle_frame(&mut self, frame: Message) -> Step {
         match frame {
-            Message::Text(text) => self.handle_text(text.as_str()).await,
+            Message::Text(text) => self.handle_text(text.as_str()),
             Message::Binary(_) => {
                 if self.malformed.record(Instant::now()) {
                     tracing::warn!("agent sent a binary frame");
                 }
-                self.reply_error(
+                Step::Send(error_frame(
                     None,
                     ErrorCode::MalformedMessage,
                     "binary frames are not supported; send JSON text frames",
-                )
-                .await;
-                Flow::Continue
+                ))
             }
-            Message::Ping(_) | Message::Pong(_) => Flow::Continue,
-            Message::Close(_) => Flow::Close,
+            Message::Ping(_) | Message::Pong(_) => Step::Continue,
+            Message::Close(_) => Step::End,
         }
     }
 
-    async fn handle_text(&mut self, text: &str) -> Flow {
+    fn handle_text(&mut self, text: &str) -> Step {
         let envelope = match decode::<AgentMessage>(text) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -392,9 +405,11 @@ impl Session {
                 if self.malformed.record(Instant::now()) {
                     tracing::warn!(error = ?error.to_string(), "malformed agent message");
                 }
-                self.reply_error(error.message_id(), error.code(), &error.to_string())
-                    .await;
-                return Flow::Continue;
+                return Step::Send(error_frame(
+                    error.message_id(),
+                    error.code(),
+                    &error.to_string(),
+                ));
             }
         };
         let id = envelope.id;
@@ -403,17 +418,13 @@ impl Session {
                 self.state
                     .liveness
                     .heartbeat(self.host_id, heartbeat.resources);
-                self.send(ServerMessage::Ack { of: id }).await
+                Step::Send(text_frame(ServerMessage::Ack { of: id }))
             }
-            AgentMessage::Hello(_) => {
-                self.reply_error(
-                    Some(id),
-                    ErrorCode::UnexpectedMessage,
-                    "hello is only allowed as the first message of a connection",
-                )
-                .await;
-                Flow::Continue
-            }
+            AgentMessage::Hello(_) => Step::Send(error_frame(
+                Some(id),
+                ErrorCode::UnexpectedMessage,
+                "hello is only allowed as the first message of a connection",
+            )),
             AgentMessage::Error(reply) => {
                 tracing::warn!(
                     code = ?reply.code,
@@ -421,13 +432,64 @@ impl Session {
                     message = ?reply.message,
                     "agent could not process a server message"
                 );
-                Flow::Continue
+                Step::Continue
             }
             other => {
                 self.enqueue(id, other);
-                Flow::Continue
+                Step::Continue
             }
         }
+    }
+}
+
+/// Returns the reply to a stored message, if it has one.
+fn processed_step(processed: ProcessedMessage) -> Step {
+    match processed.reply {
+        Ok(Some(message)) => Step::Send(text_frame(message)),
+        Ok(None) => Step::Continue,
+        Err((code, message)) => Step::Send(error_frame(Some(processed.id), code, &message)),
+    }
+}
+
+/// The one timer of a connection: WebSocket pings every [`PING_INTERVAL`] and the close of a
+/// connection silent for [`SILENT_INTERVALS`] heartbeat intervals. A single interval that ticks
+/// once per heartbeat interval (at most every [`PING_INTERVAL`]) serves both, so that a
+/// connection has one timer instead of two. A silent connection is closed at most one tick
+/// after its limit.
+struct Timers {
+    check: tokio::time::Interval,
+    silence_limit: Duration,
+    last_frame: Instant,
+    last_ping: Instant,
+}
+
+impl Timers {
+    fn new(heartbeat_interval: Duration, now: Instant) -> Self {
+        let period = heartbeat_interval.min(PING_INTERVAL);
+        let mut check = tokio::time::interval_at(now + period, period);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            check,
+            silence_limit: heartbeat_interval * SILENT_INTERVALS,
+            last_frame: now,
+            last_ping: now,
+        }
+    }
+
+    /// Returns the action for a tick of the check timer at `now`.
+    fn step(&mut self, now: Instant) -> Step {
+        if now.duration_since(self.last_frame) >= self.silence_limit {
+            tracing::warn!(
+                silent_secs = self.silence_limit.as_secs(),
+                "closing silent agent connection"
+            );
+            return Step::Close(close_code::AWAY, "no message for three heartbeat intervals");
+        }
+        if now.duration_since(self.last_ping) >= PING_INTERVAL {
+            self.last_ping = now;
+            return Step::Send(Message::Ping(axum::body::Bytes::default()));
+        }
+        Step::Continue
     }
 }
 
