@@ -180,7 +180,10 @@ mod tests {
             Some(Box::new(ServerMessage::JobResultAck { job_id: 7 }))
         );
         assert_eq!(receiver.recv().await, None);
-        assert_eq!(sender.push(Box::new(message()), WAIT).await, Err(PushError::Closed));
+        assert_eq!(
+            sender.push(Box::new(message()), WAIT).await,
+            Err(PushError::Closed)
+        );
     }
 
     #[tokio::test]
@@ -197,7 +200,9 @@ mod tests {
         let (sender, mut receiver) = outbox(1);
         sender.push(Box::new(message()), WAIT).await.unwrap();
         assert_eq!(
-            sender.push(Box::new(message()), Duration::from_millis(20)).await,
+            sender
+                .push(Box::new(message()), Duration::from_millis(20))
+                .await,
             Err(PushError::Full)
         );
 
@@ -222,6 +227,9 @@ mod tests {
         tokio::task::yield_now().await;
         drop(receiver);
         assert_eq!(waiting.await.unwrap(), Err(PushError::Closed));
-        assert_eq!(sender.push(Box::new(message()), WAIT).await, Err(PushError::Closed));
+        assert_eq!(
+            sender.push(Box::new(message()), WAIT).await,
+            Err(PushError::Closed)
+        );
     }
 }

@@ -260,11 +260,7 @@ impl Session {
     /// yields a [`Step`], and the only await after it is the send of one finished frame. This keeps
     /// the future of the loop, which every connected agent holds, to the socket's own send future
     /// instead of the nested futures of each handler with their messages inside.
-    async fn serve(
-        &mut self,
-        outgoing: &mut super::outbox::Receiver,
-        approval: Approval,
-    ) {
+    async fn serve(&mut self, outgoing: &mut super::outbox::Receiver, approval: Approval) {
         let config = &self.state.config.agents;
         let heartbeat_interval = Duration::from_secs(config.heartbeat_interval_secs.max(1));
         let welcome = Welcome {
