@@ -22,6 +22,7 @@ const INITIAL: &str = "m20261204_000001_initial";
 const HOST_INVENTORY: &str = "m20261204_000002_host_inventory";
 const LIST_INDEXES: &str = "m20261204_000003_list_indexes";
 const JOB_REQUEST_KEY: &str = "m20261204_000004_job_request_key";
+const HOSTS_FILLFACTOR: &str = "m20261205_000005_hosts_fillfactor";
 
 /// Runs the binary with `--config` and `args`, without any inherited `SYSMANAGE_` variables.
 fn run(config: &Path, args: &[&str]) -> Output {
@@ -116,8 +117,8 @@ async fn db_commands_on_sqlite_file() {
     assert_eq!(
         stdout(&status),
         format!(
-            "{opened}current revision: none\npending migrations: 4\n  {INITIAL}\n  \
-             {HOST_INVENTORY}\n  {LIST_INDEXES}\n  {JOB_REQUEST_KEY}\n"
+            "{opened}current revision: none\npending migrations: 5\n  {INITIAL}\n  \
+             {HOST_INVENTORY}\n  {LIST_INDEXES}\n  {JOB_REQUEST_KEY}\n  {HOSTS_FILLFACTOR}\n"
         )
     );
     let history = run(&config, &["db", "history"]);
@@ -125,7 +126,7 @@ async fn db_commands_on_sqlite_file() {
         stdout(&history),
         format!(
             "{opened}pending  {INITIAL}\npending  {HOST_INVENTORY}\npending  {LIST_INDEXES}\n\
-             pending  {JOB_REQUEST_KEY}\n"
+             pending  {JOB_REQUEST_KEY}\npending  {HOSTS_FILLFACTOR}\n"
         )
     );
 
@@ -135,7 +136,7 @@ async fn db_commands_on_sqlite_file() {
         stdout(&upgrade),
         format!(
             "applied {INITIAL}\napplied {HOST_INVENTORY}\napplied {LIST_INDEXES}\n\
-             applied {JOB_REQUEST_KEY}\n"
+             applied {JOB_REQUEST_KEY}\napplied {HOSTS_FILLFACTOR}\n"
         )
     );
     assert!(table_exists(dir.path(), "users").await);
@@ -145,18 +146,18 @@ async fn db_commands_on_sqlite_file() {
     let status = run(&config, &["db", "status"]);
     assert_eq!(
         stdout(&status),
-        format!("{opened}current revision: {JOB_REQUEST_KEY}\npending migrations: none\n")
+        format!("{opened}current revision: {HOSTS_FILLFACTOR}\npending migrations: none\n")
     );
     let history = run(&config, &["db", "history"]);
     assert_eq!(
         stdout(&history),
         format!(
             "{opened}applied  {INITIAL}\napplied  {HOST_INVENTORY}\napplied  {LIST_INDEXES}\n\
-             applied  {JOB_REQUEST_KEY}\n"
+             applied  {JOB_REQUEST_KEY}\napplied  {HOSTS_FILLFACTOR}\n"
         )
     );
 
-    let keep = run(&config, &["db", "downgrade", "--to", JOB_REQUEST_KEY]);
+    let keep = run(&config, &["db", "downgrade", "--to", HOSTS_FILLFACTOR]);
     assert!(keep.status.success(), "{}", stderr(&keep));
     assert_eq!(stdout(&keep), "nothing to downgrade\n");
     assert!(table_exists(dir.path(), "users").await);
@@ -173,7 +174,10 @@ async fn db_commands_on_sqlite_file() {
     assert!(to_initial.status.success(), "{}", stderr(&to_initial));
     assert_eq!(
         stdout(&to_initial),
-        format!("reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n")
+        format!(
+            "reverted {HOSTS_FILLFACTOR}\nreverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\n\
+             reverted {HOST_INVENTORY}\n"
+        )
     );
     assert!(table_exists(dir.path(), "hosts").await);
 
@@ -257,7 +261,8 @@ async fn inventory_migration_down_and_up() {
         assert_eq!(
             stdout(&downgrade),
             format!(
-                "reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\nreverted {HOST_INVENTORY}\n"
+                "reverted {HOSTS_FILLFACTOR}\nreverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\n\
+                 reverted {HOST_INVENTORY}\n"
             )
         );
         assert!(!inventory_columns_exist(&url).await, "{backend:?}");
@@ -267,7 +272,8 @@ async fn inventory_migration_down_and_up() {
         assert_eq!(
             stdout(&again),
             format!(
-                "applied {HOST_INVENTORY}\napplied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\n"
+                "applied {HOST_INVENTORY}\napplied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\n\
+                 applied {HOSTS_FILLFACTOR}\n"
             )
         );
         assert!(inventory_columns_exist(&url).await, "{backend:?}");
@@ -375,7 +381,9 @@ async fn list_index_migration_counts_existing_updates() {
         );
         assert_eq!(
             stdout(&downgrade),
-            format!("reverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\n")
+            format!(
+                "reverted {HOSTS_FILLFACTOR}\nreverted {JOB_REQUEST_KEY}\nreverted {LIST_INDEXES}\n"
+            )
         );
         assert!(update_counts(&url).await.is_none(), "{backend:?}");
         assert!(list_indexes(&url).await.is_empty(), "{backend:?}");
@@ -419,7 +427,9 @@ async fn list_index_migration_counts_existing_updates() {
         assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
         assert_eq!(
             stdout(&again),
-            format!("applied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\n")
+            format!(
+                "applied {LIST_INDEXES}\napplied {JOB_REQUEST_KEY}\napplied {HOSTS_FILLFACTOR}\n"
+            )
         );
         assert_eq!(
             update_counts(&url).await.unwrap(),
@@ -502,13 +512,16 @@ async fn job_request_key_migration_keys_open_jobs() {
             "{backend:?}: {}",
             stderr(&upgrade)
         );
-        let downgrade = run(&config, &["db", "downgrade"]);
+        let downgrade = run(&config, &["db", "downgrade", "--to", LIST_INDEXES]);
         assert!(
             downgrade.status.success(),
             "{backend:?}: {}",
             stderr(&downgrade)
         );
-        assert_eq!(stdout(&downgrade), format!("reverted {JOB_REQUEST_KEY}\n"));
+        assert_eq!(
+            stdout(&downgrade),
+            format!("reverted {HOSTS_FILLFACTOR}\nreverted {JOB_REQUEST_KEY}\n")
+        );
 
         // Jobs accepted before the migration: two identical open ones, an open package job,
         // and a finished one identical to the first.
@@ -542,7 +555,10 @@ async fn job_request_key_migration_keys_open_jobs() {
 
         let again = run(&config, &["db", "upgrade"]);
         assert!(again.status.success(), "{backend:?}: {}", stderr(&again));
-        assert_eq!(stdout(&again), format!("applied {JOB_REQUEST_KEY}\n"));
+        assert_eq!(
+            stdout(&again),
+            format!("applied {JOB_REQUEST_KEY}\napplied {HOSTS_FILLFACTOR}\n")
+        );
         let curl_key = sysmanage_server::jobs::request_key(&serde_json::from_str(curl).unwrap());
         assert_eq!(
             job_request_keys(&url).await,
@@ -577,6 +593,52 @@ async fn job_request_key_migration_keys_open_jobs() {
             .unwrap();
         connection.close().await.unwrap();
     }
+}
+
+/// Returns the storage options of the `hosts` table on PostgreSQL, such as `fillfactor=50`.
+async fn hosts_options(url: &str) -> Vec<String> {
+    let connection = db::connect(url, 1).await.unwrap();
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            connection.get_database_backend(),
+            "SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class \
+             WHERE relname = 'hosts' AND relkind = 'r'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    connection.close().await.unwrap();
+    let options: String = row.try_get_by_index(0).unwrap();
+    options
+        .split(',')
+        .filter(|option| !option.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn hosts_fillfactor_migration_on_postgres() {
+    let database = support::PostgresDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sysmanage.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir: {}\ndatabase:\n  url: \"{}\"\n",
+            dir.path().display(),
+            database.url
+        ),
+    )
+    .unwrap();
+
+    let upgrade = run(&config, &["db", "upgrade"]);
+    assert!(upgrade.status.success(), "{}", stderr(&upgrade));
+    assert_eq!(hosts_options(&database.url).await, ["fillfactor=50"]);
+
+    let downgrade = run(&config, &["db", "downgrade"]);
+    assert!(downgrade.status.success(), "{}", stderr(&downgrade));
+    assert_eq!(stdout(&downgrade), format!("reverted {HOSTS_FILLFACTOR}\n"));
+    assert!(hosts_options(&database.url).await.is_empty());
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod m20261204_000001_initial;
 mod m20261204_000002_host_inventory;
 mod m20261204_000003_list_indexes;
 mod m20261204_000004_job_request_key;
+mod m20261205_000005_hosts_fillfactor;
 
 /// All migrations of the server, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_host_inventory::Migration),
             Box::new(m20261204_000003_list_indexes::Migration),
             Box::new(m20261204_000004_job_request_key::Migration),
+            Box::new(m20261205_000005_hosts_fillfactor::Migration),
         ]
     }
 }
