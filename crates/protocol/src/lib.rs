@@ -34,10 +34,10 @@ pub const MAX_MESSAGE_SIZE: usize = 8 * 1024 * 1024;
 
 /// Largest payload of one WebSocket frame that an agent sends. A longer message goes out as a
 /// text frame followed by continuation frames of at most this size. The server keeps each
-/// connection's read buffer, at the size of the largest frame it received, for as long as the
-/// connection lasts, so small frames keep a large update report from costing memory for every
-/// connected agent afterwards.
-pub const MAX_FRAME_PAYLOAD: usize = 1024;
+/// connection's read buffer for as long as the connection lasts, at up to twice the size of the
+/// largest frame it received, so small frames keep a large update report from costing memory for
+/// every connected agent afterwards. A heartbeat (about 300 bytes) fits in one frame.
+pub const MAX_FRAME_PAYLOAD: usize = 512;
 
 /// Splits `text` into pieces of at most `max_bytes` bytes (at least one character each), cut
 /// at character boundaries, for sending as the frames of one message.

@@ -27,14 +27,16 @@ use crate::state::AppState;
 /// closes the connection.
 const MAX_MESSAGE_SIZE: usize = sysmanage_protocol::MAX_MESSAGE_SIZE;
 
-/// Size of the read and write buffers of one connection. tungstenite (0.29) allocates the read
-/// buffer up front for every connection, so it counts fully in the server's memory per connected
-/// agent. Heartbeats and acknowledgements take a few hundred bytes. A larger message grows the
-/// buffer to its size, but each read from the socket still takes at most this many bytes.
+/// Size of the read and write buffers of one connection, the agents' largest frame payload
+/// (`MAX_FRAME_PAYLOAD`). tungstenite (0.29) allocates the read buffer up front for every
+/// connection, so it counts fully in the server's memory per connected agent. Heartbeats and
+/// acknowledgements take a few hundred bytes. A frame reserves its length beyond the bytes
+/// already buffered, so frames of 512 bytes grow the buffer once, to 1 KiB; each read from the
+/// socket still takes at most this many bytes.
 // NOTE: tungstenite reuses a grown read buffer (bytes 1.12 reclaims it) instead of shrinking it,
-// so a connection that received a large update report keeps a buffer of that size until it
-// closes.
-const BUFFER_SIZE: usize = 1024;
+// so a connection that received a large message in one frame, as agents older than
+// `MAX_FRAME_PAYLOAD` send them, keeps a buffer of that size until it closes.
+const BUFFER_SIZE: usize = sysmanage_protocol::MAX_FRAME_PAYLOAD;
 
 /// Maximum bytes queued for writing before a send fails, so that a stalled agent cannot make the
 /// server buffer without limit.
