@@ -331,7 +331,10 @@ async fn delete_closes_agent_connection() {
 
         let (status, body) = api.delete(&format!("/hosts/{host_id}")).await;
         assert_eq!(status, 204, "{backend:?}: {body}");
-        connection.expect_closed().await;
+        assert_eq!(
+            connection.expect_close_reason().await,
+            "the host was deleted on the server"
+        );
         let (status, _) = api.get(&format!("/hosts/{host_id}")).await;
         assert_eq!(status, 404);
         let jobs = api.get_ok("/jobs").await;

@@ -36,6 +36,9 @@ struct Outbox {
 struct State {
     messages: VecDeque<QueuedMessage>,
     closed: bool,
+    /// Whether the outbox closed because the host was deleted, not because a newer connection
+    /// replaced this one or the session ended.
+    host_deleted: bool,
 }
 
 impl Outbox {
@@ -44,8 +47,12 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn close(&self) {
-        self.lock().closed = true;
+    fn close(&self, host_deleted: bool) {
+        {
+            let mut state = self.lock();
+            state.closed = true;
+            state.host_deleted |= host_deleted;
+        }
         self.arrived.notify_one();
         self.room.notify_waiters();
     }
@@ -57,6 +64,7 @@ pub(super) fn outbox(capacity: usize) -> (Sender, Receiver) {
         state: Mutex::new(State {
             messages: VecDeque::new(),
             closed: false,
+            host_deleted: false,
         }),
         arrived: Notify::new(),
         room: Notify::new(),
@@ -110,7 +118,12 @@ impl Sender {
 
     /// Closes the outbox: the receiver gets the messages already queued, then `None`.
     pub(super) fn close(&self) {
-        self.outbox.close();
+        self.outbox.close(false);
+    }
+
+    /// Closes the outbox because the host was deleted, which the session tells its agent.
+    pub(super) fn close_for_deleted_host(&self) {
+        self.outbox.close(true);
     }
 }
 
@@ -148,9 +161,16 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// Returns whether the outbox was closed because the host was deleted.
+    pub fn host_deleted(&self) -> bool {
+        self.outbox.lock().host_deleted
+    }
+}
+
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.outbox.close();
+        self.outbox.close(false);
     }
 }
 
@@ -184,6 +204,19 @@ mod tests {
             sender.push(Box::new(message()), WAIT).await,
             Err(PushError::Closed)
         );
+    }
+
+    #[tokio::test]
+    async fn deleted_host_close_is_told_apart() {
+        let (sender, mut receiver) = outbox(4);
+        sender.close_for_deleted_host();
+        assert_eq!(receiver.recv().await, None);
+        assert!(receiver.host_deleted());
+
+        let (sender, mut receiver) = outbox(4);
+        sender.close();
+        assert_eq!(receiver.recv().await, None);
+        assert!(!receiver.host_deleted());
     }
 
     #[tokio::test]

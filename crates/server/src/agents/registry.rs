@@ -78,9 +78,12 @@ impl Registry {
             .remove_if(&host_id, |_, connection| connection.id == connection_id);
     }
 
-    /// Closes and removes the host's connection, if any.
+    /// Closes and removes the connection of a deleted host, if any. Its session tells the agent
+    /// that the host was deleted.
     pub fn disconnect(&self, host_id: i64) {
-        self.connections.remove(&host_id);
+        if let Some((_, connection)) = self.connections.remove(&host_id) {
+            connection.sender.close_for_deleted_host();
+        }
     }
 
     /// Returns whether the host has an open, authenticated connection.

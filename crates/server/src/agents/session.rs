@@ -314,12 +314,18 @@ impl Session {
                 },
                 message = outgoing.recv() => match message {
                     Some(message) => Step::Send(text_frame(*message)),
+                    None if outgoing.host_deleted() => Step::Close(
+                        close_code::POLICY,
+                        "the host was deleted on the server",
+                    ),
                     None => Step::Close(
                         close_code::POLICY,
                         "replaced by a newer connection of this host",
                     ),
                 },
-                _ = timers.check.tick() => timers.step(Instant::now()),
+                _ = timers.check.tick() => {
+                    timers.step(Instant::now(), self.queued.len() >= MAX_QUEUED_MESSAGES)
+                }
             };
             if let Flow::Close = self.perform(step).await {
                 // A message being stored, such as a job result, is finished rather than dropped.
@@ -472,8 +478,13 @@ impl Timers {
         }
     }
 
-    /// Returns the action for a tick of the check timer at `now`.
-    fn step(&mut self, now: Instant) -> Step {
+    /// Returns the action for a tick of the check timer at `now`. While `reading_paused`, the
+    /// session reads no frames because the database is behind, so the agent's unread heartbeats
+    /// do not count as silence.
+    fn step(&mut self, now: Instant, reading_paused: bool) -> Step {
+        if reading_paused {
+            self.last_frame = now;
+        }
         if now.duration_since(self.last_frame) >= self.silence_limit {
             tracing::warn!(
                 silent_secs = self.silence_limit.as_secs(),
@@ -559,4 +570,58 @@ async fn process_approved_only(
         AgentMessage::Hello(_) | AgentMessage::Heartbeat(_) | AgentMessage::Error(_) => Ok(None),
     };
     ProcessedMessage { id, reply }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(seconds: u64) -> Duration {
+        Duration::from_secs(seconds)
+    }
+
+    #[tokio::test]
+    async fn silent_connection_closes_at_limit() {
+        let start = Instant::now();
+        let mut timers = Timers::new(secs(1), start);
+        assert!(matches!(
+            timers.step(start + secs(2), false),
+            Step::Continue
+        ));
+        assert!(matches!(
+            timers.step(start + secs(3), false),
+            Step::Close(close_code::AWAY, _)
+        ));
+    }
+
+    #[tokio::test]
+    async fn paused_reading_is_not_silence() {
+        let start = Instant::now();
+        let mut timers = Timers::new(secs(1), start);
+        assert!(matches!(timers.step(start + secs(5), true), Step::Continue));
+        assert!(matches!(
+            timers.step(start + secs(7), false),
+            Step::Continue
+        ));
+        assert!(matches!(
+            timers.step(start + secs(8), false),
+            Step::Close(close_code::AWAY, _)
+        ));
+    }
+
+    #[tokio::test]
+    async fn ping_sent_every_ping_interval() {
+        let start = Instant::now();
+        let mut timers = Timers::new(secs(30), start);
+        timers.last_frame = start + secs(29);
+        assert!(matches!(
+            timers.step(start + PING_INTERVAL, false),
+            Step::Send(Message::Ping(_))
+        ));
+        timers.last_frame = start + secs(59);
+        assert!(matches!(
+            timers.step(start + PING_INTERVAL + secs(10), false),
+            Step::Continue
+        ));
+    }
 }

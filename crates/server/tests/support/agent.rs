@@ -223,6 +223,23 @@ impl AgentConnection {
         }
     }
 
+    /// Waits for the server's close frame and returns its reason, skipping other frames.
+    pub async fn expect_close_reason(&mut self) -> String {
+        let deadline = tokio::time::Instant::now() + RECEIVE_TIMEOUT;
+        loop {
+            let Ok(frame) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
+                panic!("the server did not close the connection");
+            };
+            match frame {
+                Some(Ok(Message::Close(Some(close)))) => return close.reason.to_string(),
+                None | Some(Err(_) | Ok(Message::Close(None))) => {
+                    panic!("the connection closed without a close reason")
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
     /// Drops the TCP connection without a close handshake, as a killed agent does.
     pub fn kill(self) {
         drop(self.socket);
