@@ -69,8 +69,9 @@ pub struct Observation {
 ///
 /// A connected host is up while its last heartbeat is younger than the heartbeat timeout. A host
 /// whose connection closed keeps its status for the disconnect grace, so that a quick reconnect
-/// produces no down/up pair, unless its heartbeat timeout runs out first. After that it is down;
-/// a host that never connected stays `Unknown`.
+/// produces no down/up pair, unless its heartbeat timeout runs out first. After that it is down.
+/// A host that was never seen stays `Unknown`, but one whose connection closed before any check
+/// counted it up goes down like the others.
 pub fn evaluate(observation: &Observation, now_ms: i64, rules: &Rules) -> HostStatus {
     let heard_recently = observation
         .last_seen_ms
@@ -91,8 +92,8 @@ pub fn evaluate(observation: &Observation, now_ms: i64, rules: &Rules) -> HostSt
         return observation.status;
     }
     match observation.status {
-        HostStatus::Unknown => HostStatus::Unknown,
-        HostStatus::Up | HostStatus::Down => HostStatus::Down,
+        HostStatus::Unknown if observation.last_seen_ms.is_none() => HostStatus::Unknown,
+        HostStatus::Unknown | HostStatus::Up | HostStatus::Down => HostStatus::Down,
     }
 }
 
@@ -183,6 +184,28 @@ mod tests {
         assert_eq!(
             evaluate(&observation, clock.now_ms(), &RULES),
             HostStatus::Down
+        );
+    }
+
+    #[test]
+    fn short_first_connection_goes_down() {
+        let observation = Observation {
+            status: HostStatus::Unknown,
+            last_seen_ms: Some(START),
+            connected: false,
+            disconnected_at_ms: Some(START + 50),
+        };
+        assert_eq!(
+            evaluate(&observation, START + 500, &RULES),
+            HostStatus::Unknown
+        );
+        assert_eq!(
+            evaluate(&observation, START + 1_050, &RULES),
+            HostStatus::Down
+        );
+        assert_eq!(
+            describe(&observation, HostStatus::Down, START + 1_050),
+            "connection closed 1 s ago"
         );
     }
 
