@@ -477,7 +477,16 @@ fn query_cases() -> Vec<Case> {
             "",
             422,
             Some("limit"),
-            &["\"abc\" is not a whole number; send an integer of 0 or more"],
+            &["\"abc\" is not a whole number; send an integer from 1 to 500"],
+        ),
+        case(
+            Method::GET,
+            "/hosts?limit=0",
+            None,
+            "",
+            422,
+            Some("limit"),
+            &["0 is out of range; send an integer from 1 to 500"],
         ),
         case(
             Method::GET,

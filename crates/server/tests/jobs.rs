@@ -476,6 +476,11 @@ async fn bulk_jobs_reject_bad_lists() {
                 json!({"host_ids": [host_id, host_id], "all": true}),
                 "host_ids[1]",
             ),
+            (
+                json!({"host_ids": [host_id, 0], "all": true}),
+                "host_ids[1]",
+            ),
+            (json!({"host_ids": [-3], "all": true}), "host_ids[0]"),
             (json!({"host_ids": [host_id]}), "body"),
             (
                 json!({"host_ids": [host_id], "packages": [{"manager": "apt", "name": "-x", "version": "1"}]}),

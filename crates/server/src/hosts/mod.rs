@@ -100,9 +100,10 @@ impl Pagination {
     /// [`MAX_OFFSET`].
     pub fn resolve(&self) -> ApiResult<(u64, u64)> {
         self.reject_mixed_styles()?;
+        let limits = format!("an integer from 1 to {MAX_LIMIT}");
         let per_page = match (&self.limit, &self.per_page) {
-            (Some(limit), _) => parse_count("limit", limit)?,
-            (None, Some(per_page)) => parse_count("per_page", per_page)?,
+            (Some(limit), _) => parse_count("limit", limit, &limits)?,
+            (None, Some(per_page)) => parse_count("per_page", per_page, &limits)?,
             (None, None) => DEFAULT_LIMIT,
         };
         if per_page == 0 || per_page > MAX_LIMIT {
@@ -113,12 +114,16 @@ impl Pagination {
             };
             return Err(ApiError::invalid(
                 field,
-                format!("must be between 1 and {MAX_LIMIT}"),
+                format!("{per_page} is out of range; send {limits}"),
             ));
         }
         let offset = match (&self.offset, &self.page) {
             (Some(offset), _) => {
-                let offset = parse_count("offset", offset)?;
+                let offset = parse_count(
+                    "offset",
+                    offset,
+                    &format!("an integer from 0 to {MAX_OFFSET}"),
+                )?;
                 if offset > MAX_OFFSET {
                     return Err(ApiError::invalid(
                         "offset",
@@ -128,7 +133,7 @@ impl Pagination {
                 offset
             }
             (None, Some(page)) => {
-                let page = parse_count("page", page)?;
+                let page = parse_count("page", page, "an integer of 1 or more")?;
                 if page == 0 {
                     return Err(ApiError::invalid("page", "pages are numbered from 1"));
                 }
@@ -208,12 +213,13 @@ where
     }
 }
 
-/// Parses a count query parameter such as `limit` or `offset`: an integer of 0 or more.
-pub fn parse_count(field: &str, value: &str) -> ApiResult<u64> {
+/// Parses a count query parameter such as `limit` or `offset`. `expected` names the accepted
+/// range for the error, such as "an integer from 1 to 500".
+pub fn parse_count(field: &str, value: &str, expected: &str) -> ApiResult<u64> {
     value.parse().map_err(|_| {
         ApiError::invalid(
             field,
-            format!("{value:?} is not a whole number; send an integer of 0 or more"),
+            format!("{value:?} is not a whole number; send {expected}"),
         )
     })
 }

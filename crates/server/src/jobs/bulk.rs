@@ -99,6 +99,12 @@ fn validate_host_ids(host_ids: Option<Vec<i64>>) -> ApiResult<Vec<i64>> {
     }
     let mut seen = HashSet::with_capacity(host_ids.len());
     for (index, host_id) in host_ids.iter().enumerate() {
+        if *host_id < 1 {
+            return Err(ApiError::invalid(
+                format!("host_ids[{index}]"),
+                format!("{host_id} is not a host id; send positive integers such as 12"),
+            ));
+        }
         if !seen.insert(*host_id) {
             return Err(ApiError::invalid(
                 format!("host_ids[{index}]"),
