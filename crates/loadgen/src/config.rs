@@ -237,11 +237,13 @@ impl Args {
                 ),
             ));
         }
-        if !self.ramp_per_sec.is_finite() || self.ramp_per_sec <= 0.0 {
+        // The pause between two starts is 1 / rate seconds, which overflows `Duration` for a rate
+        // near 0. Below 0.001 agents per second it is over 16 minutes, longer than a test waits.
+        if !self.ramp_per_sec.is_finite() || self.ramp_per_sec < 0.001 {
             return Err(invalid(
                 "--ramp-per-sec",
                 &self.ramp_per_sec,
-                "expected a number greater than 0",
+                "expected a number of at least 0.001",
             ));
         }
         let heartbeat_interval = self
@@ -373,6 +375,15 @@ impl Args {
                 "--churn-share",
                 &self.churn_share,
                 "selects no agent; raise it or drop --churn-at-secs",
+            ));
+        }
+        if let Some(after) = self.churn_restart_after_secs
+            && after > MAX_DURATION_SECS
+        {
+            return Err(invalid(
+                "--churn-restart-after-secs",
+                &after,
+                "expected at most 86400 seconds, the longest --duration-secs",
             ));
         }
         Ok(Some(Churn {
@@ -574,7 +585,7 @@ mod tests {
     /// Each invalid value is reported under its own flag, with the value as given.
     #[test]
     fn errors_name_flag_and_value() {
-        let cases: [(&[&str], &str, &str, &str); 9] = [
+        let cases: [(&[&str], &str, &str, &str); 11] = [
             (
                 &["--reconnect-min-ms", "0"],
                 "--reconnect-min-ms",
@@ -623,6 +634,25 @@ mod tests {
                 "--report-secs",
                 "0",
                 "greater than 0",
+            ),
+            (
+                &["--ramp-per-sec", "1e-20"],
+                "--ramp-per-sec",
+                "0.00000000000000000001",
+                "at least 0.001",
+            ),
+            (
+                &[
+                    "--churn-share",
+                    "0.5",
+                    "--churn-at-secs",
+                    "1",
+                    "--churn-restart-after-secs",
+                    "18446744073709551615",
+                ],
+                "--churn-restart-after-secs",
+                "18446744073709551615",
+                "at most 86400 seconds",
             ),
         ];
         for (extra, expected_flag, expected_value, reason_contains) in cases {
