@@ -875,7 +875,8 @@ def parse_arguments():
     parser = argparse.ArgumentParser(description="Run the SysManage benchmark suite and write BENCHMARKS.md.")
     parser.add_argument("--quick", action="store_true", help="small fleets and short holds (a few minutes per backend)")
     parser.add_argument("--skip-build", action="store_true", help="use the release binaries as built (bench/run only)")
-    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--backends", default="sqlite,postgres",
+                        help="comma-separated: sqlite, postgres; empty runs only the agent footprint")
     parser.add_argument("--hold-secs", type=int, help="seconds each idle point is held (default 150, quick 20)")
     parser.add_argument("--agent-idle-mins", type=float, help="minutes the real agent idles (default 10, quick 1)")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="report file")
@@ -911,8 +912,7 @@ def main():
     port = arguments.port
     ramp = parameters["ramp_per_sec"]
     agent_server = None
-    for backend in arguments.backends.split(","):
-        backend = backend.strip()
+    for backend in [name.strip() for name in arguments.backends.split(",") if name.strip()]:
         result = results.setdefault(backend, {})
         server = Server(backend, port, work, parameters["heartbeat_secs"])
         port += 1
