@@ -471,10 +471,10 @@ def scenario_big_fleet(server, work, agents, hold_secs, ramp, api_secs, fanout_h
 
     if server.backend == "postgres" and postgres_autovacuum_off():
         # This machine's PostgreSQL runs with autovacuum off, unlike a default installation
-        # (docs/database.md). Without statistics the planner scans whole tables, and without
-        # vacuuming the dead row versions that every last-seen flush leaves in `hosts` pile up,
-        # so the API scenario runs after one VACUUM ANALYZE, as autovacuum would have done after
-        # the connect wave.
+        # (docs/database.md). Without statistics the planner scans whole tables. Without a
+        # vacuum, the dead row versions that every last-seen flush leaves in `hosts` pile up.
+        # So the API scenario runs after one VACUUM ANALYZE, as autovacuum would have done
+        # after the connect wave.
         log("PostgreSQL autovacuum is off here: running VACUUM ANALYZE once before the API scenario")
         subprocess.run(POSTGRES_ADMIN + ["-d", server.database, "-c", "VACUUM ANALYZE"], check=True, capture_output=True)
         results["analyzed_before_api"] = True

@@ -25,9 +25,10 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 ///
 /// `std::net::TcpListener::bind` passes a backlog of 128 to `listen(2)` (Rust 1.95 on Linux).
 /// When thousands of agents reconnect at once, for example after a server restart, connections
-/// arrive faster than they are accepted, and the kernel drops the SYNs that do not fit
-/// ("Possible SYN flooding" in its log), so those agents wait for their retransmit timeout. `SO_REUSEADDR` is set as std sets it, so that a
-/// restarted server can bind while old connections are in `TIME_WAIT`.
+/// arrive faster than they are accepted. The kernel then drops the SYNs that do not fit
+/// ("Possible SYN flooding" in its log), and those agents wait for their retransmit timeout.
+/// `SO_REUSEADDR` is set as std sets it, so that a restarted server can bind while old
+/// connections are in `TIME_WAIT`.
 ///
 /// Must be called inside a Tokio runtime. The listener is returned in non-blocking mode.
 pub fn bind_listener(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {

@@ -121,7 +121,7 @@ impl Sender {
         self.outbox.close(false);
     }
 
-    /// Closes the outbox because the host was deleted, which the session tells its agent.
+    /// Closes the outbox because the host was deleted, which the session reports to its agent.
     pub(super) fn close_for_deleted_host(&self) {
         self.outbox.close(true);
     }

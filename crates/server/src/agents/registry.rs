@@ -78,8 +78,8 @@ impl Registry {
             .remove_if(&host_id, |_, connection| connection.id == connection_id);
     }
 
-    /// Closes and removes the connection of a deleted host, if any. Its session tells the agent
-    /// that the host was deleted.
+    /// Closes and removes the connection of a deleted host, if any. Its session reports to the
+    /// agent that the host was deleted.
     pub fn disconnect(&self, host_id: i64) {
         if let Some((_, connection)) = self.connections.remove(&host_id) {
             connection.sender.close_for_deleted_host();
